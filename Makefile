@@ -77,6 +77,9 @@ $(O)/.empty.o:
 
 $(LIBS): $(O)/.empty.o
 
+# Unit tests and benchmarks see every module's headers.
+$(O)/tests/%.o $(O)/bench/%.o: CPPFLAGS += -iquote gateway -iquote queue-worker -iquote cli -iquote watchdog
+
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")

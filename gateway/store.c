@@ -1,0 +1,1135 @@
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "store.h"
+#include "banned.h"
+
+/* How long a write waits for another connection's lock before -ERR_UNAVAILABLE. */
+#define BUSY_TIMEOUT_MS 5000
+
+/*
+ * Schema migrations, applied in order; version N is migrations[N - 1].
+ * Append new steps, never edit a released one: a database records the
+ * version it reached in PRAGMA user_version.
+ */
+static const char *const migrations[] = {
+	/* 1: functions, secrets and async call records. */
+	"CREATE TABLE functions ("
+	" namespace TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" deployment TEXT NOT NULL,"
+	" replicas INTEGER NOT NULL CHECK (replicas >= 0),"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (namespace, name));"
+	"CREATE TABLE secrets ("
+	" namespace TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" value BLOB NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" updated_at INTEGER NOT NULL,"
+	" PRIMARY KEY (namespace, name));"
+	"CREATE TABLE calls ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" function TEXT NOT NULL,"
+	" namespace TEXT NOT NULL,"
+	" status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded',"
+	"  'failed', 'dead-letter', 'cancelled')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" status_code INTEGER NOT NULL DEFAULT 0,"
+	" queued_at INTEGER NOT NULL,"
+	" started_at INTEGER NOT NULL DEFAULT 0,"
+	" finished_at INTEGER NOT NULL DEFAULT 0,"
+	" duration_seconds REAL NOT NULL DEFAULT 0,"
+	" callback_url TEXT NOT NULL DEFAULT '',"
+	" error TEXT NOT NULL DEFAULT '',"
+	" result BLOB,"
+	" result_headers TEXT);"
+	"CREATE INDEX calls_queued ON calls (queued_at);"
+	"CREATE INDEX calls_function ON calls (function, queued_at);"
+	"CREATE INDEX calls_status ON calls (status, queued_at);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+#define FINAL_STATUSES "('succeeded', 'failed', 'dead-letter', 'cancelled')"
+#define FN_COLS "namespace, name, deployment, replicas, created_at, updated_at"
+#define CALL_COLS_BASE                                                            \
+	"id, function, namespace, status, attempts, status_code, queued_at,"       \
+	" started_at, finished_at, duration_seconds, callback_url, error,"         \
+	" result_headers"
+
+/* Every statement the store runs, prepared once at open. */
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_FN_REPLICAS_OF,
+	ST_FN_INSERT,
+	ST_FN_UPDATE,
+	ST_FN_GET,
+	ST_FN_LIST,
+	ST_FN_DELETE,
+	ST_FN_SET_REPLICAS,
+	ST_SEC_INSERT,
+	ST_SEC_UPDATE,
+	ST_SEC_GET,
+	ST_SEC_LIST,
+	ST_SEC_DELETE,
+	ST_CALL_INSERT,
+	ST_CALL_GET,
+	ST_CALL_STATUS_OF,
+	ST_CALL_UPDATE,
+	ST_CALL_CANCEL,
+	ST_CALL_REQUEUE,
+	ST_CALL_DELETE,
+	ST_CALL_LIST,
+	ST_CALL_PRUNE,
+	ST_CALL_COUNT,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_FN_REPLICAS_OF] =
+		"SELECT replicas FROM functions WHERE namespace = ?1 AND name = ?2",
+	[ST_FN_INSERT] = "INSERT INTO functions (" FN_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+	[ST_FN_UPDATE] = "UPDATE functions SET deployment = ?3, replicas = ?4, updated_at = ?5"
+			 " WHERE namespace = ?1 AND name = ?2",
+	[ST_FN_GET] = "SELECT " FN_COLS " FROM functions WHERE namespace = ?1 AND name = ?2",
+	[ST_FN_LIST] = "SELECT " FN_COLS " FROM functions WHERE ?1 IS NULL OR namespace = ?1"
+		       " ORDER BY namespace, name",
+	[ST_FN_DELETE] = "DELETE FROM functions WHERE namespace = ?1 AND name = ?2",
+	[ST_FN_SET_REPLICAS] = "UPDATE functions SET replicas = ?3, updated_at = ?4"
+			       " WHERE namespace = ?1 AND name = ?2",
+	[ST_SEC_INSERT] = "INSERT INTO secrets (namespace, name, value, created_at, updated_at)"
+			  " VALUES (?1, ?2, ?3, ?4, ?4)",
+	[ST_SEC_UPDATE] = "UPDATE secrets SET value = ?3, updated_at = ?4"
+			  " WHERE namespace = ?1 AND name = ?2",
+	[ST_SEC_GET] = "SELECT value FROM secrets WHERE namespace = ?1 AND name = ?2",
+	[ST_SEC_LIST] = "SELECT namespace, name, created_at, updated_at FROM secrets"
+			" WHERE ?1 IS NULL OR namespace = ?1 ORDER BY namespace, name",
+	[ST_SEC_DELETE] = "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2",
+	[ST_CALL_INSERT] = "INSERT INTO calls (" CALL_COLS_BASE ", result) VALUES"
+			   " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[ST_CALL_GET] = "SELECT " CALL_COLS_BASE ", result FROM calls WHERE id = ?1",
+	[ST_CALL_STATUS_OF] = "SELECT status FROM calls WHERE id = ?1",
+	/* ?11 is the report's step within its attempt: running 0, queued 1,
+	 * final 2 (see store_call_update in store.h). */
+	[ST_CALL_UPDATE] =
+		"UPDATE calls SET status = ?2, attempts = ?3, status_code = ?4,"
+		" started_at = CASE WHEN ?5 != 0 THEN ?5 ELSE started_at END,"
+		" finished_at = CASE WHEN ?6 != 0 THEN ?6 ELSE finished_at END,"
+		" duration_seconds = ?7, error = ?8, result = ?9, result_headers = ?10"
+		" WHERE id = ?1 AND status NOT IN " FINAL_STATUSES
+		" AND (attempts < ?3 OR (attempts = ?3 AND"
+		"  (CASE status WHEN 'running' THEN 0 WHEN 'queued' THEN 1 ELSE 2 END) <= ?11))",
+	[ST_CALL_CANCEL] = "UPDATE calls SET status = 'cancelled', finished_at = ?2"
+			   " WHERE id = ?1 AND status = 'queued'",
+	[ST_CALL_REQUEUE] =
+		"UPDATE calls SET status = 'queued', attempts = 0, status_code = 0,"
+		" queued_at = ?2, started_at = 0, finished_at = 0, duration_seconds = 0,"
+		" error = '', result = NULL, result_headers = NULL"
+		" WHERE id = ?1 AND status IN ('dead-letter', 'failed')",
+	[ST_CALL_DELETE] = "DELETE FROM calls WHERE id = ?1",
+	[ST_CALL_LIST] = "SELECT " CALL_COLS_BASE " FROM calls"
+			 " WHERE (?1 IS NULL OR function = ?1) AND (?2 IS NULL OR namespace = ?2)"
+			 " AND (?3 IS NULL OR status = ?3)"
+			 " ORDER BY queued_at DESC, id DESC LIMIT ?4",
+	[ST_CALL_PRUNE] = "DELETE FROM calls WHERE status IN " FINAL_STATUSES
+			  " AND (CASE WHEN finished_at > 0 THEN finished_at ELSE queued_at END) < ?1",
+	[ST_CALL_COUNT] = "SELECT status, COUNT(*) FROM calls GROUP BY status",
+};
+
+struct store {
+	pthread_mutex_t lock;
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/* ---- plumbing ----------------------------------------------------------- */
+
+/* Maps an SQLite result code (extended codes on) to a cfaas code. */
+static int map_rc(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+	case SQLITE_CONSTRAINT_UNIQUE:
+		return -ERR_EXISTS;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_RANGE:
+		return -ERR_INVALID;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -ERR_UNAVAILABLE;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_TOOBIG:
+		return -ERR_TOO_BIG;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -ERR_PARSE;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	default:
+		return -EIO;
+	}
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A prepared statement, reset and with no bindings. Caller holds the lock
+ * and calls done() when finished with it. */
+static sqlite3_stmt *use(struct store *s, enum stmt_id id)
+{
+	sqlite3_stmt *st = s->stmt[id];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Resets st so it holds no read snapshot; passes rc through. */
+static int done(sqlite3_stmt *st, int rc)
+{
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Binds a borrowed string; NULL binds SQL NULL. */
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+/* Binds borrowed bytes; a zero-length value stays a blob, not NULL. */
+static int bind_blob(sqlite3_stmt *st, int i, const void *v, size_t len)
+{
+	if (!v && len == 0)
+		v = "";
+	return sqlite3_bind_blob64(st, i, v, len, SQLITE_STATIC);
+}
+
+/* Runs a statement that returns no rows. */
+static int run(sqlite3_stmt *st)
+{
+	return done(st, map_rc(sqlite3_step(st)));
+}
+
+static int exec_id(struct store *s, enum stmt_id id)
+{
+	return run(use(s, id));
+}
+
+static int begin(struct store *s)
+{
+	return exec_id(s, ST_BEGIN);
+}
+
+/* Commits if rc is 0, else rolls back; returns the first failure. */
+static int finish(struct store *s, int rc)
+{
+	if (!rc) {
+		rc = exec_id(s, ST_COMMIT);
+		if (!rc)
+			return 0;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		(void)exec_id(s, ST_ROLLBACK);
+	return rc;
+}
+
+/* A copy of a text column; NULL stays NULL, and "" too when empty_is_null.
+ * *ok is cleared on allocation failure. */
+static char *col_text(sqlite3_stmt *st, int i, bool empty_is_null, bool *ok)
+{
+	const unsigned char *v = sqlite3_column_text(st, i);
+	int n = sqlite3_column_bytes(st, i);
+	char *p;
+
+	if (!v || (empty_is_null && n == 0))
+		return NULL;
+	p = malloc((size_t)n + 1);
+	if (!p) {
+		*ok = false;
+		return NULL;
+	}
+	memcpy(p, v, (size_t)n);
+	p[n] = '\0';
+	return p;
+}
+
+static void lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+static void unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Grows a result array by one zeroed slot; 0 or -ENOMEM. */
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t c;
+
+	if (n < *cap)
+		return 0;
+	c = *cap ? *cap * 2 : 16;
+	p = realloc(*arr, c * size);
+	if (!p)
+		return -ENOMEM;
+	memset((char *)p + n * size, 0, (c - n) * size);
+	*arr = p;
+	*cap = c;
+	return 0;
+}
+
+/* ---- open and migrate --------------------------------------------------- */
+
+int store_schema_version(void)
+{
+	return NMIGRATIONS;
+}
+
+static int user_version(sqlite3 *db, int *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	*out = 0;
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(st);
+	return map_rc(rc);
+}
+
+/*
+ * Applies each missing migration in its own IMMEDIATE transaction, reading
+ * the version again inside it so two processes opening the same new file
+ * cannot both apply a step.
+ */
+static int migrate(sqlite3 *db)
+{
+	char sql[64];
+	int rc, v = 0;
+
+	for (;;) {
+		rc = map_rc(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+		if (rc)
+			return rc;
+		rc = user_version(db, &v);
+		if (!rc && v > NMIGRATIONS)
+			rc = -ERR_INVALID;
+		if (rc || v == NMIGRATIONS)
+			break;
+		rc = map_rc(sqlite3_exec(db, migrations[v], NULL, NULL, NULL));
+		if (!rc) {
+			snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+			rc = map_rc(sqlite3_exec(db, sql, NULL, NULL, NULL));
+		}
+		if (!rc)
+			rc = map_rc(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+		if (rc)
+			break;
+	}
+	if (!sqlite3_get_autocommit(db)) {
+		if (rc)
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		else
+			rc = map_rc(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL));
+	}
+	return rc;
+}
+
+/* Creates the file with mode 0600 before SQLite sees it (its -wal and -shm
+ * files then get the same mode), and tightens an existing one. */
+static int create_private(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	static const char setup[] = "PRAGMA journal_mode = WAL;"
+				    "PRAGMA synchronous = FULL;"
+				    "PRAGMA foreign_keys = ON;";
+	struct store *s = NULL;
+	int rc, i;
+
+	*out = NULL;
+	if (!path)
+		return -EINVAL;
+	rc = create_private(path);
+	if (rc)
+		return rc;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	/* Our own mutex serialises every use of the connection (statements are
+	 * shared and transactions span several calls), so SQLite's is not
+	 * needed. */
+	rc = sqlite3_open_v2(path, &s->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		rc = s->db ? map_rc(sqlite3_extended_errcode(s->db)) : -ENOMEM;
+		goto out;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+	rc = map_rc(sqlite3_exec(s->db, setup, NULL, NULL, NULL));
+	if (!rc)
+		rc = migrate(s->db);
+	for (i = 0; !rc && i < ST_COUNT; i++)
+		rc = map_rc(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+					       &s->stmt[i], NULL));
+out:
+	if (rc) {
+		store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_free(struct store *s)
+{
+	int i;
+
+	if (!s)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- functions ---------------------------------------------------------- */
+
+void store_function_release(struct store_function *f)
+{
+	if (!f)
+		return;
+	free(f->name);
+	free(f->namespace);
+	free(f->deployment);
+	memset(f, 0, sizeof(*f));
+}
+
+void store_function_list_free(struct store_function *fs, size_t n)
+{
+	size_t i;
+
+	if (!fs)
+		return;
+	for (i = 0; i < n; i++)
+		store_function_release(&fs[i]);
+	free(fs);
+}
+
+/* Reads an FN_COLS row. */
+static int read_function(sqlite3_stmt *st, struct store_function *f)
+{
+	bool ok = true;
+
+	f->namespace = col_text(st, 0, false, &ok);
+	f->name = col_text(st, 1, false, &ok);
+	f->deployment = col_text(st, 2, false, &ok);
+	f->replicas = sqlite3_column_int64(st, 3);
+	f->created_at_ms = sqlite3_column_int64(st, 4);
+	f->updated_at_ms = sqlite3_column_int64(st, 5);
+	if (!ok) {
+		store_function_release(f);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int store_function_put(struct store *s, const char *namespace, const char *name,
+		       const char *deployment, int64_t replicas, bool *created)
+{
+	sqlite3_stmt *st;
+	int64_t stored = STORE_DEFAULT_REPLICAS;
+	bool exists = false;
+	int rc;
+
+	if (!s || !namespace || !name || !deployment)
+		return -EINVAL;
+	lock(s);
+	rc = begin(s);
+	if (rc)
+		goto out;
+	st = use(s, ST_FN_REPLICAS_OF);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		exists = true;
+		stored = sqlite3_column_int64(st, 0);
+	}
+	rc = done(st, map_rc(rc));
+	if (rc)
+		goto out;
+	st = use(s, exists ? ST_FN_UPDATE : ST_FN_INSERT);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	bind_text(st, 3, deployment);
+	sqlite3_bind_int64(st, 4, replicas >= 0 ? replicas : stored);
+	sqlite3_bind_int64(st, 5, now_ms());
+	rc = run(st);
+out:
+	rc = finish(s, rc);
+	unlock(s);
+	if (!rc && created)
+		*created = !exists;
+	return rc;
+}
+
+int store_function_get(struct store *s, const char *namespace, const char *name,
+		       struct store_function *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !namespace || !name)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_FN_GET);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_function(st, out);
+	else
+		rc = rc == SQLITE_DONE ? -ERR_NOT_FOUND : map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	return rc;
+}
+
+int store_function_list(struct store *s, const char *namespace, struct store_function **out,
+			size_t *n)
+{
+	struct store_function *arr = NULL;
+	size_t cap = 0, count = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_FN_LIST);
+	bind_text(st, 1, namespace);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = grow((void **)&arr, &cap, count, sizeof(*arr));
+		if (!rc)
+			rc = read_function(st, &arr[count]);
+		if (rc)
+			break;
+		count++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	if (rc) {
+		store_function_list_free(arr, count);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+/* Runs a one-row write keyed by (namespace, name); -ERR_NOT_FOUND if it
+ * changed nothing. */
+static int write_one(struct store *s, sqlite3_stmt *st)
+{
+	int rc = run(st);
+
+	if (!rc && sqlite3_changes(s->db) == 0)
+		rc = -ERR_NOT_FOUND;
+	return rc;
+}
+
+int store_function_delete(struct store *s, const char *namespace, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !namespace || !name)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_FN_DELETE);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	rc = write_one(s, st);
+	unlock(s);
+	return rc;
+}
+
+int store_function_set_replicas(struct store *s, const char *namespace, const char *name,
+				int64_t replicas)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !namespace || !name || replicas < 0)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_FN_SET_REPLICAS);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, replicas);
+	sqlite3_bind_int64(st, 4, now_ms());
+	rc = write_one(s, st);
+	unlock(s);
+	return rc;
+}
+
+/* ---- secrets ------------------------------------------------------------ */
+
+void store_secret_list_free(struct store_secret_info *infos, size_t n)
+{
+	size_t i;
+
+	if (!infos)
+		return;
+	for (i = 0; i < n; i++) {
+		free(infos[i].name);
+		free(infos[i].namespace);
+	}
+	free(infos);
+}
+
+static int secret_write(struct store *s, enum stmt_id id, const char *namespace,
+			const char *name, const void *value, size_t len)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !namespace || !name || (!value && len))
+		return -EINVAL;
+	lock(s);
+	st = use(s, id);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	bind_blob(st, 3, value, len);
+	sqlite3_bind_int64(st, 4, now_ms());
+	rc = write_one(s, st);
+	unlock(s);
+	return rc;
+}
+
+int store_secret_create(struct store *s, const char *namespace, const char *name,
+			const void *value, size_t len)
+{
+	return secret_write(s, ST_SEC_INSERT, namespace, name, value, len);
+}
+
+int store_secret_update(struct store *s, const char *namespace, const char *name,
+			const void *value, size_t len)
+{
+	return secret_write(s, ST_SEC_UPDATE, namespace, name, value, len);
+}
+
+int store_secret_get(struct store *s, const char *namespace, const char *name,
+		     struct buf *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !namespace || !name || !out)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_SEC_GET);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *v = sqlite3_column_blob(st, 0);
+		int n = sqlite3_column_bytes(st, 0);
+		rc = n > 0 ? buf_add(out, v, (size_t)n) : 0;
+		if (!v && n > 0)
+			rc = -ENOMEM;
+	} else {
+		rc = rc == SQLITE_DONE ? -ERR_NOT_FOUND : map_rc(rc);
+	}
+	done(st, 0);
+	unlock(s);
+	return rc;
+}
+
+int store_secret_list(struct store *s, const char *namespace, struct store_secret_info **out,
+		      size_t *n)
+{
+	struct store_secret_info *arr = NULL;
+	size_t cap = 0, count = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_SEC_LIST);
+	bind_text(st, 1, namespace);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		bool ok = true;
+
+		rc = grow((void **)&arr, &cap, count, sizeof(*arr));
+		if (rc)
+			break;
+		arr[count].namespace = col_text(st, 0, false, &ok);
+		arr[count].name = col_text(st, 1, false, &ok);
+		arr[count].created_at_ms = sqlite3_column_int64(st, 2);
+		arr[count].updated_at_ms = sqlite3_column_int64(st, 3);
+		count++;
+		if (!ok) {
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	if (rc) {
+		store_secret_list_free(arr, count);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+int store_secret_delete(struct store *s, const char *namespace, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !namespace || !name)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_SEC_DELETE);
+	bind_text(st, 1, namespace);
+	bind_text(st, 2, name);
+	rc = write_one(s, st);
+	unlock(s);
+	return rc;
+}
+
+/* ---- calls -------------------------------------------------------------- */
+
+static const char *const status_names[STORE_CALL_NSTATUS] = {
+	[STORE_CALL_QUEUED] = "queued",
+	[STORE_CALL_RUNNING] = "running",
+	[STORE_CALL_SUCCEEDED] = "succeeded",
+	[STORE_CALL_FAILED] = "failed",
+	[STORE_CALL_DEAD_LETTER] = "dead-letter",
+	[STORE_CALL_CANCELLED] = "cancelled",
+};
+
+const char *store_call_status_name(enum store_call_status st)
+{
+	if ((unsigned)st >= STORE_CALL_NSTATUS)
+		return "unknown";
+	return status_names[st];
+}
+
+int store_call_status_parse(const char *name, enum store_call_status *out)
+{
+	int i;
+
+	for (i = 0; name && i < STORE_CALL_NSTATUS; i++) {
+		if (strcmp(name, status_names[i]) == 0) {
+			*out = (enum store_call_status)i;
+			return 0;
+		}
+	}
+	return -ERR_INVALID;
+}
+
+bool store_call_status_final(enum store_call_status st)
+{
+	return st == STORE_CALL_SUCCEEDED || st == STORE_CALL_FAILED ||
+	       st == STORE_CALL_DEAD_LETTER || st == STORE_CALL_CANCELLED;
+}
+
+/* A report's step within one attempt (see store_call_update). */
+static int status_step(enum store_call_status st)
+{
+	if (st == STORE_CALL_RUNNING)
+		return 0;
+	if (st == STORE_CALL_QUEUED)
+		return 1;
+	return 2;
+}
+
+void store_call_release(struct store_call *c)
+{
+	if (!c)
+		return;
+	free(c->id);
+	free(c->function);
+	free(c->namespace);
+	free(c->callback_url);
+	free(c->error);
+	free(c->result);
+	free(c->result_headers);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_call_list_free(struct store_call *cs, size_t n)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	for (i = 0; i < n; i++)
+		store_call_release(&cs[i]);
+	free(cs);
+}
+
+/* Reads a CALL_COLS_BASE row, plus the result at column 13 if with_result. */
+static int read_call(sqlite3_stmt *st, bool with_result, struct store_call *c)
+{
+	enum store_call_status status = STORE_CALL_QUEUED;
+	bool ok = true;
+
+	c->id = col_text(st, 0, false, &ok);
+	c->function = col_text(st, 1, false, &ok);
+	c->namespace = col_text(st, 2, false, &ok);
+	(void)store_call_status_parse((const char *)sqlite3_column_text(st, 3), &status);
+	c->status = status;
+	c->attempts = sqlite3_column_int(st, 4);
+	c->status_code = sqlite3_column_int(st, 5);
+	c->queued_at_ms = sqlite3_column_int64(st, 6);
+	c->started_at_ms = sqlite3_column_int64(st, 7);
+	c->finished_at_ms = sqlite3_column_int64(st, 8);
+	c->duration_seconds = sqlite3_column_double(st, 9);
+	c->callback_url = col_text(st, 10, true, &ok);
+	c->error = col_text(st, 11, true, &ok);
+	c->result_headers = col_text(st, 12, false, &ok);
+	if (with_result && sqlite3_column_type(st, 13) != SQLITE_NULL) {
+		const void *v = sqlite3_column_blob(st, 13);
+		size_t n = (size_t)sqlite3_column_bytes(st, 13);
+
+		c->result = malloc(n + 1);
+		if (c->result) {
+			if (n)
+				memcpy(c->result, v, n);
+			c->result[n] = '\0';
+			c->result_len = n;
+		} else {
+			ok = false;
+		}
+	}
+	if (!ok) {
+		store_call_release(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Binds a report's result: NULL stays NULL, bytes stay bytes. */
+static void bind_result(sqlite3_stmt *st, int i, const struct store_call *c)
+{
+	if (c->result)
+		bind_blob(st, i, c->result, c->result_len);
+}
+
+int store_call_insert(struct store *s, const struct store_call *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !c || !c->id || !c->function || !c->namespace ||
+	    (unsigned)c->status >= STORE_CALL_NSTATUS)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_INSERT);
+	bind_text(st, 1, c->id);
+	bind_text(st, 2, c->function);
+	bind_text(st, 3, c->namespace);
+	bind_text(st, 4, store_call_status_name(c->status));
+	sqlite3_bind_int(st, 5, c->attempts);
+	sqlite3_bind_int(st, 6, c->status_code);
+	sqlite3_bind_int64(st, 7, c->queued_at_ms);
+	sqlite3_bind_int64(st, 8, c->started_at_ms);
+	sqlite3_bind_int64(st, 9, c->finished_at_ms);
+	sqlite3_bind_double(st, 10, c->duration_seconds);
+	bind_text(st, 11, c->callback_url ? c->callback_url : "");
+	bind_text(st, 12, c->error ? c->error : "");
+	bind_text(st, 13, c->result_headers);
+	bind_result(st, 14, c);
+	rc = run(st);
+	unlock(s);
+	return rc;
+}
+
+int store_call_get(struct store *s, const char *id, struct store_call *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!s || !id)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_GET);
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = read_call(st, true, out);
+	else
+		rc = rc == SQLITE_DONE ? -ERR_NOT_FOUND : map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	return rc;
+}
+
+/* 0 if id is stored, -ERR_NOT_FOUND if not; *status gets its status. */
+static int call_status_of(struct store *s, const char *id, enum store_call_status *status)
+{
+	sqlite3_stmt *st = use(s, ST_CALL_STATUS_OF);
+	int rc;
+
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		rc = store_call_status_parse((const char *)sqlite3_column_text(st, 0), status);
+	else
+		rc = rc == SQLITE_DONE ? -ERR_NOT_FOUND : map_rc(rc);
+	return done(st, rc);
+}
+
+int store_call_update(struct store *s, const struct store_call *c, bool *applied)
+{
+	enum store_call_status cur;
+	sqlite3_stmt *st;
+	bool changed = false;
+	int rc;
+
+	if (applied)
+		*applied = false;
+	if (!s || !c || !c->id || (unsigned)c->status >= STORE_CALL_NSTATUS)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_UPDATE);
+	bind_text(st, 1, c->id);
+	bind_text(st, 2, store_call_status_name(c->status));
+	sqlite3_bind_int(st, 3, c->attempts);
+	sqlite3_bind_int(st, 4, c->status_code);
+	sqlite3_bind_int64(st, 5, c->started_at_ms);
+	sqlite3_bind_int64(st, 6, c->finished_at_ms);
+	sqlite3_bind_double(st, 7, c->duration_seconds);
+	bind_text(st, 8, c->error ? c->error : "");
+	bind_result(st, 9, c);
+	bind_text(st, 10, c->result_headers);
+	sqlite3_bind_int(st, 11, status_step(c->status));
+	rc = run(st);
+	if (!rc) {
+		changed = sqlite3_changes(s->db) > 0;
+		/* Nothing changed: an unknown id, or a report that is too old. */
+		if (!changed)
+			rc = call_status_of(s, c->id, &cur);
+	}
+	unlock(s);
+	if (!rc && applied)
+		*applied = changed;
+	return rc;
+}
+
+/* Runs a conditional state change on id; tells "absent" from "not in a
+ * state that allows it" when nothing changed. */
+static int call_transition(struct store *s, enum stmt_id id_stmt, const char *id,
+			   int64_t now)
+{
+	enum store_call_status cur;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !id)
+		return -EINVAL;
+	lock(s);
+	st = use(s, id_stmt);
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = run(st);
+	if (!rc && sqlite3_changes(s->db) == 0) {
+		rc = call_status_of(s, id, &cur);
+		if (!rc)
+			rc = -ERR_INVALID;
+	}
+	unlock(s);
+	return rc;
+}
+
+int store_call_cancel(struct store *s, const char *id, int64_t now)
+{
+	return call_transition(s, ST_CALL_CANCEL, id, now);
+}
+
+int store_call_requeue(struct store *s, const char *id, int64_t now)
+{
+	return call_transition(s, ST_CALL_REQUEUE, id, now);
+}
+
+int store_call_delete(struct store *s, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!s || !id)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_DELETE);
+	bind_text(st, 1, id);
+	rc = write_one(s, st);
+	unlock(s);
+	return rc;
+}
+
+int store_call_list(struct store *s, const struct store_call_filter *f, struct store_call **out,
+		    size_t *n)
+{
+	struct store_call *arr = NULL;
+	size_t cap = 0, count = 0, limit = STORE_CALL_LIST_MAX;
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!s)
+		return -EINVAL;
+	if (f && f->status >= STORE_CALL_NSTATUS)
+		return -EINVAL;
+	if (f && f->limit > 0 && f->limit < limit)
+		limit = f->limit;
+	lock(s);
+	st = use(s, ST_CALL_LIST);
+	if (f) {
+		bind_text(st, 1, f->function);
+		bind_text(st, 2, f->namespace);
+		if (f->status >= 0)
+			bind_text(st, 3, store_call_status_name((enum store_call_status)f->status));
+	}
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = grow((void **)&arr, &cap, count, sizeof(*arr));
+		if (!rc)
+			rc = read_call(st, false, &arr[count]);
+		if (rc)
+			break;
+		count++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	if (rc) {
+		store_call_list_free(arr, count);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+int store_call_prune(struct store *s, int64_t before_ms, size_t *deleted)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (deleted)
+		*deleted = 0;
+	if (!s)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_PRUNE);
+	sqlite3_bind_int64(st, 1, before_ms);
+	rc = run(st);
+	if (!rc && deleted)
+		*deleted = (size_t)sqlite3_changes(s->db);
+	unlock(s);
+	return rc;
+}
+
+int store_call_count(struct store *s, size_t counts[STORE_CALL_NSTATUS])
+{
+	enum store_call_status status;
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(counts, 0, sizeof(size_t) * STORE_CALL_NSTATUS);
+	if (!s)
+		return -EINVAL;
+	lock(s);
+	st = use(s, ST_CALL_COUNT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (!store_call_status_parse((const char *)sqlite3_column_text(st, 0), &status))
+			counts[status] = (size_t)sqlite3_column_int64(st, 1);
+	rc = rc == SQLITE_DONE ? 0 : map_rc(rc);
+	done(st, 0);
+	unlock(s);
+	return rc;
+}

@@ -1,0 +1,694 @@
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+/* The Makefile puts only common/ on the include path. */
+#include "store.h"
+
+static char dir[64];
+static char path[128];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/check_store.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/cfaas.db", dir);
+}
+
+static void teardown(void)
+{
+	struct dirent *e;
+	char p[512];
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static struct store *open_store(void)
+{
+	struct store *s = NULL;
+
+	ck_assert_int_eq(store_open(path, &s), 0);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Runs one query returning an integer on a separate raw connection. */
+static long long raw_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void raw_exec(const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static mode_t file_mode(const char *p)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(p, &st), 0);
+	return st.st_mode & 0777;
+}
+
+/* ---- open, migrations, file mode ---------------------------------------- */
+
+START_TEST(test_open_mode_and_reopen)
+{
+	struct store_function f;
+	struct store *s;
+	char wal[160];
+	mode_t old = umask(0);
+
+	s = open_store();
+	umask(old);
+	ck_assert_int_eq(store_function_put(s, "openfaas-fn", "keep", "{\"a\":1}", 3, NULL), 0);
+	ck_assert_int_eq(file_mode(path), 0600);
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	ck_assert_int_eq(file_mode(wal), 0600);
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), store_schema_version());
+	ck_assert_int_ge(store_schema_version(), 1);
+	store_free(s);
+	store_free(NULL);
+
+	/* Reopening runs no migration again (it would fail on existing
+	 * tables) and the data is still there. */
+	s = open_store();
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), store_schema_version());
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'functions'"), 1);
+	ck_assert_int_eq(store_function_get(s, "openfaas-fn", "keep", &f), 0);
+	ck_assert_str_eq(f.deployment, "{\"a\":1}");
+	ck_assert_int_eq(f.replicas, 3);
+	store_function_release(&f);
+	store_free(s);
+}
+END_TEST
+
+START_TEST(test_open_tightens_mode)
+{
+	struct store *s;
+	int fd = open(path, O_CREAT | O_WRONLY, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fchmod(fd, 0644), 0);
+	close(fd);
+	s = open_store();
+	ck_assert_int_eq(file_mode(path), 0600);
+	store_free(s);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	struct store *s = (struct store *)1;
+	char bad[160];
+	FILE *f;
+
+	/* A schema newer than this binary knows is refused. */
+	s = open_store();
+	store_free(s);
+	raw_exec("PRAGMA user_version = 999");
+	ck_assert_int_eq(store_open(path, &s), -ERR_INVALID);
+	ck_assert_ptr_null(s);
+
+	/* A file that is not a database. */
+	snprintf(bad, sizeof(bad), "%s/junk.db", dir);
+	f = fopen(bad, "w");
+	ck_assert_ptr_nonnull(f);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not an sqlite database\n", f);
+	fclose(f);
+	ck_assert_int_eq(store_open(bad, &s), -ERR_PARSE);
+
+	/* A directory that does not exist. */
+	ck_assert_int_eq(store_open("/nonexistent-cfaas/x.db", &s), -ENOENT);
+	ck_assert_int_eq(store_open(NULL, &s), -EINVAL);
+}
+END_TEST
+
+/* ---- functions ---------------------------------------------------------- */
+
+START_TEST(test_functions)
+{
+	struct store_function f, *list;
+	struct store *s = open_store();
+	int64_t created;
+	bool is_new = false;
+	size_t n;
+
+	ck_assert_int_eq(store_function_get(s, "openfaas-fn", "nope", &f), -ERR_NOT_FOUND);
+	ck_assert_ptr_null(f.name);
+
+	ck_assert_int_eq(store_function_put(s, "openfaas-fn", "b", "{\"v\":1}", -1, &is_new), 0);
+	ck_assert(is_new);
+	ck_assert_int_eq(store_function_get(s, "openfaas-fn", "b", &f), 0);
+	ck_assert_str_eq(f.name, "b");
+	ck_assert_str_eq(f.namespace, "openfaas-fn");
+	ck_assert_int_eq(f.replicas, STORE_DEFAULT_REPLICAS);
+	ck_assert_int_gt(f.created_at_ms, 1600000000000);
+	ck_assert_int_eq(f.created_at_ms, f.updated_at_ms);
+	created = f.created_at_ms;
+	store_function_release(&f);
+	store_function_release(NULL);
+
+	usleep(5000);
+	ck_assert_int_eq(store_function_put(s, "openfaas-fn", "b", "{\"v\":2}", 4, &is_new), 0);
+	ck_assert(!is_new);
+	ck_assert_int_eq(store_function_put(s, "openfaas-fn", "b", "{\"v\":3}", -1, &is_new), 0);
+	ck_assert(!is_new);
+	ck_assert_int_eq(store_function_get(s, "openfaas-fn", "b", &f), 0);
+	ck_assert_str_eq(f.deployment, "{\"v\":3}");
+	ck_assert_int_eq(f.replicas, 4); /* -1 kept the stored count */
+	ck_assert_int_eq(f.created_at_ms, created);
+	ck_assert_int_gt(f.updated_at_ms, created);
+	store_function_release(&f);
+
+	ck_assert_int_eq(store_function_put(s, "openfaas-fn", "a", "{}", 0, NULL), 0);
+	ck_assert_int_eq(store_function_put(s, "team", "a", "{}", 2, NULL), 0);
+	ck_assert_int_eq(store_function_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].name, "a");
+	ck_assert_str_eq(list[0].namespace, "openfaas-fn");
+	ck_assert_int_eq(list[0].replicas, 0);
+	ck_assert_str_eq(list[1].name, "b");
+	ck_assert_str_eq(list[2].namespace, "team");
+	store_function_list_free(list, n);
+	ck_assert_int_eq(store_function_list(s, "team", &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	store_function_list_free(list, n);
+	ck_assert_int_eq(store_function_list(s, "empty-ns", &list, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(list);
+	store_function_list_free(NULL, 0);
+
+	ck_assert_int_eq(store_function_set_replicas(s, "team", "a", 7), 0);
+	ck_assert_int_eq(store_function_get(s, "team", "a", &f), 0);
+	ck_assert_int_eq(f.replicas, 7);
+	store_function_release(&f);
+	ck_assert_int_eq(store_function_set_replicas(s, "team", "zz", 1), -ERR_NOT_FOUND);
+	ck_assert_int_eq(store_function_set_replicas(s, "team", "a", -1), -EINVAL);
+
+	ck_assert_int_eq(store_function_delete(s, "team", "a"), 0);
+	ck_assert_int_eq(store_function_delete(s, "team", "a"), -ERR_NOT_FOUND);
+	ck_assert_int_eq(store_function_get(s, "team", "a", &f), -ERR_NOT_FOUND);
+	/* The same name in another namespace is untouched. */
+	ck_assert_int_eq(store_function_get(s, "openfaas-fn", "a", &f), 0);
+	store_function_release(&f);
+	ck_assert_int_eq(store_function_put(s, NULL, "x", "{}", 1, NULL), -EINVAL);
+	ck_assert_int_eq(store_function_put(s, "ns", "x", NULL, 1, NULL), -EINVAL);
+	store_free(s);
+}
+END_TEST
+
+/* ---- secrets ------------------------------------------------------------ */
+
+START_TEST(test_secrets)
+{
+	static const char bin[] = { 's', '\0', 'e', '\0', '\0', '\xff', 'x' };
+	struct store_secret_info *list;
+	struct store *s = open_store();
+	struct buf v;
+	size_t n;
+
+	buf_init(&v, 1024);
+	ck_assert_int_eq(store_secret_create(s, "openfaas-fn", "db", bin, sizeof(bin)), 0);
+	ck_assert_int_eq(store_secret_create(s, "openfaas-fn", "db", "x", 1), -ERR_EXISTS);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "db", &v), 0);
+	ck_assert_uint_eq(v.len, sizeof(bin));
+	ck_assert_int_eq(memcmp(v.data, bin, sizeof(bin)), 0);
+
+	/* The value did not change on the refused create. */
+	buf_reset(&v);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "db", &v), 0);
+	ck_assert_uint_eq(v.len, sizeof(bin));
+
+	ck_assert_int_eq(store_secret_update(s, "openfaas-fn", "nope", "x", 1), -ERR_NOT_FOUND);
+	ck_assert_int_eq(store_secret_update(s, "openfaas-fn", "db", "\0\0", 2), 0);
+	buf_reset(&v);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "db", &v), 0);
+	ck_assert_uint_eq(v.len, 2);
+	ck_assert_int_eq(memcmp(v.data, "\0\0", 2), 0);
+
+	/* Empty values are values. */
+	ck_assert_int_eq(store_secret_create(s, "openfaas-fn", "empty", NULL, 0), 0);
+	buf_reset(&v);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "empty", &v), 0);
+	ck_assert_uint_eq(v.len, 0);
+	ck_assert_int_eq(store_secret_create(s, "ns", "x", NULL, 3), -EINVAL);
+
+	/* A value bigger than the caller's cap: refused, buffer unchanged. */
+	buf_release(&v);
+	buf_init(&v, 4);
+	ck_assert_int_eq(buf_adds(&v, "ab"), 0);
+	ck_assert_int_eq(store_secret_update(s, "openfaas-fn", "db", "123", 3), 0);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "db", &v), -ERR_TOO_BIG);
+	ck_assert_str_eq(buf_cstr(&v), "ab");
+
+	ck_assert_int_eq(store_secret_create(s, "team", "db", "t", 1), 0);
+	ck_assert_int_eq(store_secret_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].name, "db");
+	ck_assert_str_eq(list[0].namespace, "openfaas-fn");
+	ck_assert_str_eq(list[1].name, "empty");
+	ck_assert_str_eq(list[2].namespace, "team");
+	ck_assert_int_gt(list[0].created_at_ms, 0);
+	ck_assert_int_ge(list[0].updated_at_ms, list[0].created_at_ms);
+	store_secret_list_free(list, n);
+	ck_assert_int_eq(store_secret_list(s, "team", &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	store_secret_list_free(list, n);
+
+	ck_assert_int_eq(store_secret_delete(s, "openfaas-fn", "db"), 0);
+	ck_assert_int_eq(store_secret_delete(s, "openfaas-fn", "db"), -ERR_NOT_FOUND);
+	buf_reset(&v);
+	ck_assert_int_eq(store_secret_get(s, "openfaas-fn", "db", &v), -ERR_NOT_FOUND);
+	buf_release(&v);
+	store_free(s);
+}
+END_TEST
+
+/* ---- calls -------------------------------------------------------------- */
+
+static struct store_call call_of(const char *id, const char *fn, enum store_call_status st,
+				 int attempts, int64_t queued)
+{
+	struct store_call c = { 0 };
+
+	c.id = (char *)id;
+	c.function = (char *)fn;
+	c.namespace = (char *)"openfaas-fn";
+	c.status = st;
+	c.attempts = attempts;
+	c.queued_at_ms = queued;
+	return c;
+}
+
+START_TEST(test_call_insert_get)
+{
+	static const unsigned char body[] = { 'o', 'k', 0, 1, 2 };
+	struct store *s = open_store();
+	struct store_call c = call_of("id-1", "echo", STORE_CALL_QUEUED, 0, 1000), g;
+
+	c.callback_url = (char *)"http://127.0.0.1:9/cb";
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	ck_assert_int_eq(store_call_insert(s, &c), -ERR_EXISTS);
+	ck_assert_int_eq(store_call_get(s, "id-1", &g), 0);
+	ck_assert_str_eq(g.id, "id-1");
+	ck_assert_str_eq(g.function, "echo");
+	ck_assert_str_eq(g.namespace, "openfaas-fn");
+	ck_assert_int_eq(g.status, STORE_CALL_QUEUED);
+	ck_assert_int_eq(g.queued_at_ms, 1000);
+	ck_assert_str_eq(g.callback_url, "http://127.0.0.1:9/cb");
+	ck_assert_ptr_null(g.error);
+	ck_assert_ptr_null(g.result);
+	ck_assert_ptr_null(g.result_headers);
+	store_call_release(&g);
+	store_call_release(NULL);
+	ck_assert_int_eq(store_call_get(s, "nope", &g), -ERR_NOT_FOUND);
+
+	/* An outcome with a binary body, headers and an error. */
+	c = call_of("id-1", "echo", STORE_CALL_SUCCEEDED, 1, 0);
+	c.status_code = 200;
+	c.started_at_ms = 2000;
+	c.finished_at_ms = 2500;
+	c.duration_seconds = 0.5;
+	c.result = (unsigned char *)body;
+	c.result_len = sizeof(body);
+	c.result_headers = (char *)"{\"Content-Type\":[\"text/plain\"]}";
+	c.error = (char *)"none";
+	ck_assert_int_eq(store_call_update(s, &c, NULL), 0);
+	ck_assert_int_eq(store_call_get(s, "id-1", &g), 0);
+	ck_assert_int_eq(g.status, STORE_CALL_SUCCEEDED);
+	ck_assert_int_eq(g.attempts, 1);
+	ck_assert_int_eq(g.status_code, 200);
+	ck_assert_int_eq(g.queued_at_ms, 1000); /* identity kept */
+	ck_assert_int_eq(g.started_at_ms, 2000);
+	ck_assert_int_eq(g.finished_at_ms, 2500);
+	ck_assert(g.duration_seconds > 0.49 && g.duration_seconds < 0.51);
+	ck_assert_str_eq(g.callback_url, "http://127.0.0.1:9/cb");
+	ck_assert_uint_eq(g.result_len, sizeof(body));
+	ck_assert_int_eq(memcmp(g.result, body, sizeof(body)), 0);
+	ck_assert_str_eq(g.result_headers, "{\"Content-Type\":[\"text/plain\"]}");
+	ck_assert_str_eq(g.error, "none");
+	store_call_release(&g);
+
+	c = call_of(NULL, "echo", STORE_CALL_QUEUED, 0, 1);
+	ck_assert_int_eq(store_call_insert(s, &c), -EINVAL);
+	store_free(s);
+}
+END_TEST
+
+/* A sequence of reports and whether each is applied. */
+static const struct {
+	enum store_call_status status;
+	int attempts;
+	bool applied;
+} reports[] = {
+	{ STORE_CALL_RUNNING, 1, true },     /* first attempt starts */
+	{ STORE_CALL_RUNNING, 1, true },     /* duplicate: harmless */
+	{ STORE_CALL_QUEUED, 0, false },     /* stale: from before the start */
+	{ STORE_CALL_QUEUED, 1, true },      /* attempt 1 failed, waiting */
+	{ STORE_CALL_RUNNING, 1, false },    /* late report of attempt 1 */
+	{ STORE_CALL_RUNNING, 2, true },     /* attempt 2 */
+	{ STORE_CALL_SUCCEEDED, 2, true },   /* done */
+	{ STORE_CALL_RUNNING, 2, false },    /* late: a final record stays */
+	{ STORE_CALL_RUNNING, 3, false },    /* even with more attempts */
+	{ STORE_CALL_FAILED, 3, false },     /* and final over final too */
+};
+
+START_TEST(test_call_ordering)
+{
+	struct store *s = open_store();
+	struct store_call c = call_of("ord", "echo", STORE_CALL_QUEUED, 0, 10), g;
+	size_t i;
+	bool applied;
+
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	for (i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+		c = call_of("ord", "echo", reports[i].status, reports[i].attempts, 0);
+		c.status_code = (int)i;
+		ck_assert_int_eq(store_call_update(s, &c, &applied), 0);
+		ck_assert_msg(applied == reports[i].applied, "report %zu: applied %d", i, applied);
+	}
+	ck_assert_int_eq(store_call_get(s, "ord", &g), 0);
+	ck_assert_int_eq(g.status, STORE_CALL_SUCCEEDED);
+	ck_assert_int_eq(g.attempts, 2);
+	ck_assert_int_eq(g.status_code, 6);
+	store_call_release(&g);
+
+	c = call_of("missing", "echo", STORE_CALL_RUNNING, 1, 0);
+	ck_assert_int_eq(store_call_update(s, &c, &applied), -ERR_NOT_FOUND);
+	ck_assert(!applied);
+	store_free(s);
+}
+END_TEST
+
+START_TEST(test_call_cancel_requeue_delete)
+{
+	struct store *s = open_store();
+	struct store_call c = call_of("q", "echo", STORE_CALL_QUEUED, 0, 10), g;
+
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	c = call_of("r", "echo", STORE_CALL_RUNNING, 1, 20);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	c = call_of("d", "echo", STORE_CALL_DEAD_LETTER, 5, 30);
+	c.status_code = 503;
+	c.finished_at_ms = 99;
+	c.error = (char *)"upstream 503";
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+
+	ck_assert_int_eq(store_call_cancel(s, "q", 500), 0);
+	ck_assert_int_eq(store_call_get(s, "q", &g), 0);
+	ck_assert_int_eq(g.status, STORE_CALL_CANCELLED);
+	ck_assert_int_eq(g.finished_at_ms, 500);
+	store_call_release(&g);
+	ck_assert_int_eq(store_call_cancel(s, "q", 600), -ERR_INVALID);
+	ck_assert_int_eq(store_call_cancel(s, "r", 600), -ERR_INVALID);
+	ck_assert_int_eq(store_call_cancel(s, "zz", 600), -ERR_NOT_FOUND);
+
+	ck_assert_int_eq(store_call_requeue(s, "d", 700), 0);
+	ck_assert_int_eq(store_call_get(s, "d", &g), 0);
+	ck_assert_int_eq(g.status, STORE_CALL_QUEUED);
+	ck_assert_int_eq(g.attempts, 0);
+	ck_assert_int_eq(g.status_code, 0);
+	ck_assert_int_eq(g.queued_at_ms, 700);
+	ck_assert_int_eq(g.finished_at_ms, 0);
+	ck_assert_ptr_null(g.error);
+	store_call_release(&g);
+	ck_assert_int_eq(store_call_requeue(s, "d", 800), -ERR_INVALID);
+	ck_assert_int_eq(store_call_requeue(s, "r", 800), -ERR_INVALID);
+	ck_assert_int_eq(store_call_requeue(s, "zz", 800), -ERR_NOT_FOUND);
+
+	ck_assert_int_eq(store_call_delete(s, "r"), 0);
+	ck_assert_int_eq(store_call_delete(s, "r"), -ERR_NOT_FOUND);
+	ck_assert_int_eq(store_call_get(s, "r", &g), -ERR_NOT_FOUND);
+	store_free(s);
+}
+END_TEST
+
+START_TEST(test_call_list_prune_count)
+{
+	struct store *s = open_store();
+	struct store_call c, *list;
+	struct store_call_filter f = { .status = -1 };
+	size_t counts[STORE_CALL_NSTATUS], n, deleted, i;
+	char id[32];
+
+	/* 30 calls: function f0/f1 alternating, queued_at 100..129. Every
+	 * third is succeeded (finished at queued+1000), the rest queued. */
+	for (i = 0; i < 30; i++) {
+		snprintf(id, sizeof(id), "call-%02zu", i);
+		c = call_of(id, i % 2 ? "f1" : "f0",
+			    i % 3 == 0 ? STORE_CALL_SUCCEEDED : STORE_CALL_QUEUED, 0,
+			    100 + (int64_t)i);
+		if (c.status == STORE_CALL_SUCCEEDED) {
+			c.finished_at_ms = 1100 + (int64_t)i;
+			c.result = (unsigned char *)"body";
+			c.result_len = 4;
+		}
+		ck_assert_int_eq(store_call_insert(s, &c), 0);
+	}
+
+	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 30);
+	ck_assert_str_eq(list[0].id, "call-29"); /* newest first */
+	ck_assert_str_eq(list[29].id, "call-00");
+	ck_assert_ptr_null(list[29].result); /* bodies stay out of lists */
+	store_call_list_free(list, n);
+
+	f.function = "f1";
+	f.limit = 5;
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, 5);
+	for (i = 0; i < n; i++)
+		ck_assert_str_eq(list[i].function, "f1");
+	ck_assert_str_eq(list[0].id, "call-29");
+	ck_assert_str_eq(list[1].id, "call-27");
+	store_call_list_free(list, n);
+
+	f.function = NULL;
+	f.limit = 0;
+	f.status = STORE_CALL_SUCCEEDED;
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, 10);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(list[i].status, STORE_CALL_SUCCEEDED);
+	store_call_list_free(list, n);
+	f.status = STORE_CALL_NSTATUS;
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), -EINVAL);
+	f.status = -1;
+	f.namespace = "other";
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, 0);
+
+	ck_assert_int_eq(store_call_count(s, counts), 0);
+	ck_assert_uint_eq(counts[STORE_CALL_QUEUED], 20);
+	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 10);
+	ck_assert_uint_eq(counts[STORE_CALL_RUNNING], 0);
+
+	/* Finished before 1115: calls 0, 3, 6, 9, 12. Queued ones stay
+	 * whatever their age. */
+	ck_assert_int_eq(store_call_prune(s, 1115, &deleted), 0);
+	ck_assert_uint_eq(deleted, 5);
+	ck_assert_int_eq(store_call_count(s, counts), 0);
+	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 5);
+	ck_assert_uint_eq(counts[STORE_CALL_QUEUED], 20);
+	ck_assert_int_eq(store_call_prune(s, INT64_MAX, &deleted), 0);
+	ck_assert_uint_eq(deleted, 5);
+	ck_assert_int_eq(store_call_count(s, counts), 0);
+	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 0);
+	store_free(s);
+}
+END_TEST
+
+START_TEST(test_call_status_names)
+{
+	enum store_call_status st;
+	int i;
+
+	for (i = 0; i < STORE_CALL_NSTATUS; i++) {
+		ck_assert_int_eq(store_call_status_parse(store_call_status_name(i), &st), 0);
+		ck_assert_int_eq(st, i);
+	}
+	ck_assert_str_eq(store_call_status_name(STORE_CALL_DEAD_LETTER), "dead-letter");
+	ck_assert_str_eq(store_call_status_name(STORE_CALL_NSTATUS), "unknown");
+	ck_assert_int_eq(store_call_status_parse("done", &st), -ERR_INVALID);
+	ck_assert_int_eq(store_call_status_parse(NULL, &st), -ERR_INVALID);
+	ck_assert(!store_call_status_final(STORE_CALL_QUEUED));
+	ck_assert(!store_call_status_final(STORE_CALL_RUNNING));
+	ck_assert(store_call_status_final(STORE_CALL_CANCELLED));
+	ck_assert(store_call_status_final(STORE_CALL_DEAD_LETTER));
+}
+END_TEST
+
+/* ---- concurrency -------------------------------------------------------- */
+
+#define THREADS 4
+#define PER_THREAD 150
+
+struct worker {
+	struct store *s;
+	int no;
+	int failures;
+};
+
+/* Each thread writes its own functions, secrets and calls, updates them,
+ * and reads everyone's, all at once. */
+static void *writer(void *arg)
+{
+	struct worker *w = arg;
+	char name[32], val[64], id[32];
+	int i;
+
+	for (i = 0; i < PER_THREAD; i++) {
+		struct store_call c = { 0 }, g;
+		struct store_function *list;
+		struct buf v;
+		size_t n;
+
+		snprintf(name, sizeof(name), "fn-%d-%d", w->no, i);
+		snprintf(val, sizeof(val), "{\"service\":\"%s\",\"image\":\"img\"}", name);
+		if (store_function_put(w->s, "openfaas-fn", name, val, i, NULL))
+			w->failures++;
+		if (store_function_put(w->s, "openfaas-fn", name, val, i + 1, NULL))
+			w->failures++;
+		if (store_secret_create(w->s, "openfaas-fn", name, val, strlen(val) + 1))
+			w->failures++;
+		snprintf(id, sizeof(id), "call-%d-%d", w->no, i);
+		c.id = id;
+		c.function = name;
+		c.namespace = (char *)"openfaas-fn";
+		c.queued_at_ms = i;
+		if (store_call_insert(w->s, &c))
+			w->failures++;
+		c.status = STORE_CALL_SUCCEEDED;
+		c.attempts = 1;
+		c.result = (unsigned char *)val;
+		c.result_len = strlen(val);
+		if (store_call_update(w->s, &c, NULL))
+			w->failures++;
+		if (store_call_get(w->s, id, &g) || g.status != STORE_CALL_SUCCEEDED ||
+		    g.result_len != strlen(val))
+			w->failures++;
+		store_call_release(&g);
+		buf_init(&v, 1024);
+		if (store_secret_get(w->s, "openfaas-fn", name, &v) || v.len != strlen(val) + 1)
+			w->failures++;
+		buf_release(&v);
+		if (i % 25 == 0) {
+			if (store_function_list(w->s, NULL, &list, &n))
+				w->failures++;
+			store_function_list_free(list, n);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_concurrent_writers)
+{
+	struct store *s = open_store();
+	struct worker w[THREADS];
+	pthread_t t[THREADS];
+	struct store_function *list;
+	size_t n, counts[STORE_CALL_NSTATUS], i;
+
+	for (i = 0; i < THREADS; i++) {
+		w[i].s = s;
+		w[i].no = (int)i;
+		w[i].failures = 0;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, writer, &w[i]), 0);
+	}
+	for (i = 0; i < THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].failures, 0);
+	}
+	ck_assert_int_eq(store_function_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, THREADS * PER_THREAD);
+	for (i = 0; i < n; i++) {
+		int no, k;
+
+		ck_assert_int_eq(sscanf(list[i].name, "fn-%d-%d", &no, &k), 2);
+		ck_assert_int_eq(list[i].replicas, k + 1);
+		ck_assert_ptr_nonnull(strstr(list[i].deployment, list[i].name));
+	}
+	store_function_list_free(list, n);
+	ck_assert_int_eq(store_call_count(s, counts), 0);
+	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], THREADS * PER_THREAD);
+	store_free(s);
+
+	/* Nothing torn on disk either. */
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM secrets"), THREADS * PER_THREAD);
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+
+		ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
+				 SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_open_mode_and_reopen);
+	tcase_add_test(tc, test_open_tightens_mode);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_functions);
+	tcase_add_test(tc, test_secrets);
+	tcase_add_test(tc, test_call_insert_get);
+	tcase_add_test(tc, test_call_ordering);
+	tcase_add_test(tc, test_call_cancel_requeue_delete);
+	tcase_add_test(tc, test_call_list_prune_count);
+	tcase_add_test(tc, test_call_status_names);
+	tcase_add_test(tc, test_concurrent_writers);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
