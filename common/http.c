@@ -162,8 +162,10 @@ static int parse_framing(struct http_head *h, bool is_request)
 			h->content_length = n;
 		} else if (strcasecmp(h->hdrs[i].name, "Transfer-Encoding") == 0) {
 			have_te = true;
-			/* Only "chunked" (possibly after identity) is understood. */
-			if (has_token(v, "chunked"))
+			/* Only "chunked" (or "identity") is understood; a coding
+			 * list such as "gzip, chunked" is refused rather than
+			 * half-understood. */
+			if (strcasecmp(v, "chunked") == 0)
 				h->chunked = true;
 			else if (strcasecmp(v, "identity") != 0)
 				return -ERR_PARSE;
@@ -191,6 +193,9 @@ int http_head_parse(struct http_head *h, const char *data, size_t len, bool is_r
 	memset(h, 0, sizeof(*h));
 	if (!end)
 		return 0;
+	/* A NUL would cut the head short when it is read as strings. */
+	if (memchr(data, '\0', end))
+		return -ERR_PARSE;
 	/* Twice the head: the request target may be split into a copy. */
 	h->raw = malloc(2 * end + 2);
 	if (!h->raw)

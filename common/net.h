@@ -4,7 +4,7 @@
  * Every call that may block takes a CLOCK_MONOTONIC deadline in
  * milliseconds (mono_ms() + timeout; 0 means no deadline) and uses poll(2)
  * with non-blocking send/recv, so a slow peer costs a bounded time. Sockets
- * are close-on-exec; writes never raise SIGPIPE.
+ * are close-on-exec; send-based writes never raise SIGPIPE.
  */
 #ifndef CFAAS_NET_H
 #define CFAAS_NET_H
@@ -34,7 +34,9 @@ int net_wait(int fd, short events, int64_t deadline_ms);
 /* Writes all len bytes. 0, -ERR_TIMEOUT, -ERR_CLOSED (peer gone), or errno. */
 int net_write_all(int fd, const void *data, size_t len, int64_t deadline_ms);
 
-/* Sends count bytes of file in_fd from *offset with sendfile(2). */
+/* Sends count bytes of file in_fd from offset with sendfile(2). sendfile
+ * has no MSG_NOSIGNAL: the caller must ignore SIGPIPE (every cfaas binary
+ * does), else a peer that went away raises it. */
 int net_sendfile_all(int fd, int in_fd, off_t offset, size_t count, int64_t deadline_ms);
 
 /* A buffered reader on a socket. */

@@ -190,15 +190,14 @@ static int start_posix_spawn(const struct spawn_opts *o, struct child_fds *cf,
 }
 
 /* Runs in the forked child: only async-signal-safe calls from here on. */
-static void child_main(const struct spawn_opts *o, struct child_fds *cf, int errfd)
+static void child_main(const struct spawn_opts *o, struct child_fds *cf, int errfd,
+		       pid_t parent)
 {
 	struct sigaction sa;
 	sigset_t none;
 	int i, err = 0;
 
 	if (o->new_session ? setsid() < 0 : setpgid(0, 0) < 0)
-		goto fail;
-	if (o->die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		goto fail;
 	if (o->new_mount_ns) {
 		if (unshare(CLONE_NEWNS) < 0 ||
@@ -214,6 +213,14 @@ static void child_main(const struct spawn_opts *o, struct child_fds *cf, int err
 	if (o->set_ids) {
 		if (setgroups(0, NULL) < 0 || setgid(o->gid) < 0 || setuid(o->uid) < 0)
 			goto fail;
+	}
+	/* After setuid: a change of credentials clears the death signal. If
+	 * the parent died before this point, nobody would send it: go. */
+	if (o->die_with_parent) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			goto fail;
+		if (getppid() != parent)
+			_exit(127);
 	}
 	for (i = 0; i < 3; i++) {
 		if (cf->fd[i] < 0)
@@ -243,6 +250,7 @@ report:
 static int start_fork(const struct spawn_opts *o, struct child_fds *cf, pid_t *out)
 {
 	int ep[2], err = 0;
+	pid_t parent = getpid();
 	ssize_t n;
 	pid_t pid;
 
@@ -257,7 +265,7 @@ static int start_fork(const struct spawn_opts *o, struct child_fds *cf, pid_t *o
 	}
 	if (pid == 0) {
 		close(ep[0]);
-		child_main(o, cf, ep[1]);
+		child_main(o, cf, ep[1], parent);
 	}
 	close(ep[1]);
 	if (!o->new_session)
