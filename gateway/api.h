@@ -1,0 +1,24 @@
+/*
+ * api.h - the handlers of the gateway's routes (see routes.c).
+ */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include "gw.h"
+
+void api_functions(struct gw_req *req, struct gw_resp *resp);
+void api_function_status(struct gw_req *req, struct gw_resp *resp);
+void api_scale(struct gw_req *req, struct gw_resp *resp);
+void api_secrets(struct gw_req *req, struct gw_resp *resp);
+void api_info(struct gw_req *req, struct gw_resp *resp);
+void api_namespaces(struct gw_req *req, struct gw_resp *resp);
+void api_healthz(struct gw_req *req, struct gw_resp *resp);
+void api_metrics(struct gw_req *req, struct gw_resp *resp);
+void api_logs(struct gw_req *req, struct gw_resp *resp);
+void api_root(struct gw_req *req, struct gw_resp *resp);
+/* Async call records (api_calls.c): GET /system/calls, and GET, DELETE
+ * /system/calls/ID and POST /system/calls/ID/retry. */
+void api_calls(struct gw_req *req, struct gw_resp *resp);
+void api_call(struct gw_req *req, struct gw_resp *resp);
+
+#endif

@@ -1,0 +1,790 @@
+/*
+ * async.c - the gateway's side of async calls: accept and publish, consume
+ * the workers' reports into the call records, prune old records, and run
+ * the embedded queue worker (see async.h and docs/async.md).
+ *
+ * Accepting a call: the function must exist; the record is stored as
+ * queued first, then the message is published to CFAAS_CALLS with the call
+ * id as its message id, and 202 goes out only when JetStream has
+ * acknowledged it. A failed publish deletes the record again and answers
+ * 503, so nothing is accepted that is not stored.
+ *
+ * One thread (the "results" thread) keeps the subsystem healthy: it
+ * (re)creates the streams after each (re)connect, consumes CFAAS_RESULTS
+ * with the durable consumer "cfaas-gateway" and prunes old records.
+ */
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "async.h"
+#include "callmsg.h"
+#include "err.h"
+#include "functions.h"
+#include "log.h"
+#include "metrics.h"
+#include "nats_embed.h"
+#include "natsx.h"
+#include "../queue-worker/qw.h"
+#include "spawn.h"
+#include "store.h"
+#include "url.h"
+#include "wire.h"
+#include "banned.h"
+
+#define RESULTS_DURABLE "cfaas-gateway"
+#define RESULTS_BATCH 256
+#define RESULTS_ACK_WAIT_MS 30000
+#define PUB_WAIT_MS 5000
+#define LOG_EVERY_MS 10000
+#define PRUNE_EVERY_MAX_MS 60000
+
+struct gw_async {
+	struct gateway *gw;
+	char url[512];
+	struct nats_embed *embed;
+	natsConnection *nc;
+	jsCtx *js;
+	atomic_bool ready;            /* streams known to exist */
+	natsSubscription *results;    /* the results thread's */
+	pthread_t thread;
+	bool thread_started;
+	atomic_int stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct qw *worker;
+};
+
+/* Readers: every request that uses gw->async. Writer: async_stop. */
+static pthread_rwlock_t async_rw = PTHREAD_RWLOCK_INITIALIZER;
+
+static int64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap(struct gw_async *a, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&a->lock);
+	if (!atomic_load(&a->stop))
+		pthread_cond_timedwait(&a->cond, &a->lock, &ts);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static bool usable(struct gw_async *a)
+{
+	return a && natsx_connected(a->nc) && atomic_load(&a->ready);
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+/* Stores one report; counts retries and dead letters it applies. */
+static int apply_report(struct gw_async *a, const struct callmsg_report *r)
+{
+	struct store_call c;
+	enum store_call_status st;
+	struct buf hdrs;
+	bool applied = false;
+	int rc;
+
+	/* A cancel is written by the gateway itself, the record has it. */
+	if (r->status == CALLMSG_CANCELLED)
+		return 0;
+	if (store_call_status_parse(callmsg_status_name(r->status), &st))
+		return -ERR_INVALID;
+	memset(&c, 0, sizeof(c));
+	buf_init(&hdrs, 256 * 1024);
+	c.id = r->call_id;
+	c.status = st;
+	c.attempts = r->attempts;
+	c.status_code = r->status_code;
+	c.started_at_ms = r->started_at_ms;
+	c.finished_at_ms = r->finished_at_ms;
+	c.duration_seconds = r->duration_seconds;
+	c.error = r->error;
+	c.result = r->result;
+	c.result_len = r->result_len > ASYNC_RESULT_CAP ? ASYNC_RESULT_CAP : r->result_len;
+	if (r->result_header.n && !callmsg_hdrs_dump(&r->result_header, &hdrs))
+		c.result_headers = (char *)buf_cstr(&hdrs);
+	rc = store_call_update(a->gw->store, &c, &applied);
+	buf_release(&hdrs);
+	if (rc == -ERR_NOT_FOUND)
+		return 0; /* pruned, deleted, or another gateway's call */
+	if (rc)
+		return rc;
+	if (applied && st == STORE_CALL_QUEUED && r->attempts > 0)
+		metrics_async_add(a->gw->metrics, METRICS_ASYNC_RETRIES, 1);
+	if (applied && st == STORE_CALL_DEAD_LETTER)
+		metrics_async_add(a->gw->metrics, METRICS_ASYNC_DEAD_LETTER, 1);
+	return 0;
+}
+
+static void handle_result(struct gw_async *a, natsMsg *msg)
+{
+	struct callmsg_report r;
+	struct buf why;
+	int rc;
+
+	buf_init(&why, 1024);
+	rc = callmsg_report_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &r, &why);
+	if (rc == -ENOMEM) {
+		natsMsg_NakWithDelay(msg, 1000, NULL);
+		goto out;
+	}
+	if (rc) {
+		LOG_WARN("dropping a report on '%s' that cannot be read: %s", natsMsg_GetSubject(msg),
+			 buf_cstr(&why));
+		natsMsg_Ack(msg, NULL);
+		goto out;
+	}
+	rc = apply_report(a, &r);
+	if (rc) {
+		char ctx[96];
+		snprintf(ctx, sizeof(ctx), "call_id=%s", r.call_id);
+		LOGC(WARN, ctx, "cannot store the call's report: %s (trying again)", err_str(rc));
+		natsMsg_NakWithDelay(msg, 1000, NULL);
+	} else {
+		natsMsg_Ack(msg, NULL);
+	}
+	callmsg_report_release(&r);
+out:
+	buf_release(&why);
+}
+
+static void prune(struct gw_async *a)
+{
+	size_t n = 0;
+	int rc = store_call_prune(a->gw->store, unix_ms() - a->gw->cfg.call_retention_ms, &n);
+
+	if (rc)
+		LOG_WARN("cannot prune old call records: %s", err_str(rc));
+	else if (n)
+		LOG_INFO("pruned %zu call record%s older than %lld s", n, n == 1 ? "" : "s",
+			 (long long)(a->gw->cfg.call_retention_ms / 1000));
+}
+
+static void *results_main(void *arg)
+{
+	struct gw_async *a = arg;
+	int64_t next_log = 0, next_prune = 0, every;
+	bool was_connected = false;
+	struct buf why;
+	int errors = 0, i;
+
+	buf_init(&why, 2048);
+	every = a->gw->cfg.call_retention_ms / 4;
+	if (every > PRUNE_EVERY_MAX_MS)
+		every = PRUNE_EVERY_MAX_MS;
+	if (every < 1000)
+		every = 1000;
+	while (!atomic_load(&a->stop)) {
+		natsMsgList list = { 0 };
+		jsErrCode jerr = 0;
+		natsStatus s;
+
+		if (mono_ms() >= next_prune) {
+			prune(a);
+			next_prune = mono_ms() + every;
+		}
+		if (!natsx_connected(a->nc)) {
+			if (was_connected)
+				LOG_WARN("lost the connection to NATS at %s: async calls answer 503 until it is back",
+					 a->url);
+			was_connected = false;
+			/* It may come back with an empty store: check the streams. */
+			atomic_store(&a->ready, false);
+			nap(a, 250);
+			continue;
+		}
+		if (!atomic_load(&a->ready)) {
+			if (natsx_ensure_streams(a->js, &why)) {
+				if (mono_ms() >= next_log) {
+					LOG_WARN("async calls unavailable: %s", buf_cstr(&why));
+					next_log = mono_ms() + LOG_EVERY_MS;
+				}
+				nap(a, 1000);
+				continue;
+			}
+			atomic_store(&a->ready, true);
+			if (!was_connected)
+				LOG_INFO("async calls ready: NATS JetStream at %s", a->url);
+			was_connected = true;
+			next_log = 0;
+		}
+		if (!a->results) {
+			if (natsx_pull_subscribe(a->js, CALLMSG_STREAM_RESULTS, RESULTS_DURABLE,
+						 CALLMSG_SUBJ_RESULTS ".>", RESULTS_ACK_WAIT_MS, 65536,
+						 &a->results, &why)) {
+				if (mono_ms() >= next_log) {
+					LOG_WARN("cannot consume call results: %s", buf_cstr(&why));
+					next_log = mono_ms() + LOG_EVERY_MS;
+				}
+				nap(a, 1000);
+				continue;
+			}
+			errors = 0;
+		}
+		s = natsSubscription_Fetch(&list, a->results, RESULTS_BATCH, 1000, &jerr);
+		if (s == NATS_OK) {
+			for (i = 0; i < list.Count; i++)
+				handle_result(a, list.Msgs[i]);
+			natsMsgList_Destroy(&list);
+			errors = 0;
+			continue;
+		}
+		natsMsgList_Destroy(&list);
+		if (s == NATS_TIMEOUT || !natsx_connected(a->nc))
+			continue;
+		natsx_fail(&why, "cannot fetch call results", s, jerr);
+		if (mono_ms() >= next_log) {
+			LOG_WARN("%s", buf_cstr(&why));
+			next_log = mono_ms() + LOG_EVERY_MS;
+		}
+		if (++errors >= 3) {
+			/* The consumer or its stream is gone: set them up again. */
+			natsSubscription_Destroy(a->results);
+			a->results = NULL;
+			atomic_store(&a->ready, false);
+			errors = 0;
+		}
+		nap(a, 500);
+	}
+	buf_release(&why);
+	return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+/* The URL the embedded worker reaches this gateway at. */
+static void self_url(const struct gw_config *cfg, char *out, size_t cap)
+{
+	if (!strcmp(cfg->bind, "0.0.0.0") || !cfg->bind[0])
+		snprintf(out, cap, "http://127.0.0.1:%d", cfg->port);
+	else if (!strcmp(cfg->bind, "::"))
+		snprintf(out, cap, "http://[::1]:%d", cfg->port);
+	else if (strchr(cfg->bind, ':'))
+		snprintf(out, cap, "http://[%s]:%d", cfg->bind, cfg->port);
+	else
+		snprintf(out, cap, "http://%s:%d", cfg->bind, cfg->port);
+}
+
+static void async_free(struct gw_async *a)
+{
+	if (!a)
+		return;
+	qw_free(a->worker);
+	pthread_mutex_lock(&a->lock);
+	atomic_store(&a->stop, 1);
+	pthread_cond_broadcast(&a->cond);
+	pthread_mutex_unlock(&a->lock);
+	if (a->thread_started)
+		pthread_join(a->thread, NULL);
+	natsSubscription_Destroy(a->results);
+	natsx_close(a->nc, a->js);
+	nats_embed_stop(a->embed);
+	pthread_cond_destroy(&a->cond);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+int async_start(struct gateway *gw, struct buf *why)
+{
+	struct gw_async *a;
+	pthread_condattr_t ca;
+	char exe[1024];
+	int rc;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->gw = gw;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (gw->cfg.nats_url[0]) {
+		snprintf(a->url, sizeof(a->url), "%s", gw->cfg.nats_url);
+	} else if (!nats_embed_find(exe, sizeof(exe))) {
+		LOG_WARN("async calls are off: no --nats-url given and nats-server is not installed");
+		async_free(a);
+		return 0;
+	} else {
+		struct buf ewhy;
+		char dir[1100];
+		buf_init(&ewhy, 1024);
+		snprintf(dir, sizeof(dir), "%s", gw->cfg.data_dir);
+		rc = nats_embed_start(dir, &a->embed, a->url, sizeof(a->url), &ewhy);
+		if (rc) {
+			LOG_ERROR("async calls are off: cannot start nats-server: %s", buf_cstr(&ewhy));
+			buf_release(&ewhy);
+			async_free(a);
+			return 0;
+		}
+		buf_release(&ewhy);
+	}
+	rc = natsx_connect(a->url, "cfaas-gateway", &a->nc, &a->js, why);
+	if (rc)
+		goto fail;
+	if (pthread_create(&a->thread, NULL, results_main, a)) {
+		rc = -EAGAIN;
+		buf_printf(why, "cannot start the async results thread");
+		goto fail;
+	}
+	a->thread_started = true;
+	if (gw->cfg.queue_worker) {
+		struct qw_config qc;
+		qw_config_defaults(&qc);
+		snprintf(qc.nats_url, sizeof(qc.nats_url), "%s", a->url);
+		self_url(&gw->cfg, qc.gateway_url, sizeof(qc.gateway_url));
+		snprintf(qc.name, sizeof(qc.name), "cfaas-gateway-worker");
+		qc.max_inflight = gw->cfg.queue_max_inflight;
+		qc.ack_wait_ms = gw->cfg.queue_ack_wait_ms;
+		qc.max_retry_attempts = gw->cfg.queue_max_retry_attempts;
+		qc.initial_retry_wait_ms = gw->cfg.queue_initial_retry_wait_ms;
+		qc.max_retry_wait_ms = gw->cfg.queue_max_retry_wait_ms;
+		qc.callback_timeout_ms = gw->cfg.queue_callback_timeout_ms;
+		if (gw->cfg.upstream_timeout_ms > 0)
+			qc.upstream_timeout_ms = gw->cfg.upstream_timeout_ms + 5000;
+		qc.debug = gw->cfg.debug;
+		rc = qw_new(&qc, &a->worker, why);
+		if (rc)
+			goto fail;
+	}
+	LOG_INFO("async calls through NATS at %s%s%s", a->url, a->embed ? " (embedded nats-server)" : "",
+		 a->worker ? ", with the embedded queue worker" : ", no embedded queue worker");
+	pthread_rwlock_wrlock(&async_rw);
+	gw->async = a;
+	pthread_rwlock_unlock(&async_rw);
+	return 0;
+fail:
+	async_free(a);
+	return rc;
+}
+
+void async_stop(struct gateway *gw)
+{
+	struct gw_async *a;
+
+	pthread_rwlock_wrlock(&async_rw);
+	a = gw->async;
+	gw->async = NULL;
+	pthread_rwlock_unlock(&async_rw);
+	if (!a)
+		return;
+	async_free(a);
+	nats_CloseAndWait(5000);
+}
+
+/* ---- submit ------------------------------------------------------------------- */
+
+/* Reads "NAME[.NS][/path]" from arg into the message's function, namespace
+ * and path. 0, or an HTTP status with why. */
+static int split_target(const char *arg, struct callmsg *m, struct buf *why)
+{
+	const char *slash = strchr(arg, '/');
+	size_t n = slash ? (size_t)(slash - arg) : strlen(arg);
+	char full[160], name[80], ns[80];
+
+	if (n == 0 || n >= sizeof(full)) {
+		buf_printf(why, "no function name: use /async-function/NAME");
+		return 400;
+	}
+	memcpy(full, arg, n);
+	full[n] = '\0';
+	if (wire_name_check(full, why))
+		return 400;
+	if (fn_split_name(full, name, sizeof(name), ns, sizeof(ns))) {
+		buf_printf(why, "invalid function name");
+		return 400;
+	}
+	m->function = strdup(name);
+	m->namespace = strdup(ns);
+	m->path = strdup(slash ? slash : "");
+	if (!m->function || !m->namespace || !m->path) {
+		buf_printf(why, "out of memory");
+		return 500;
+	}
+	return 0;
+}
+
+/* Checks the function exists and copies its retry annotations. */
+static int load_function(struct gateway *gw, struct callmsg *m, struct buf *why)
+{
+	struct store_function f;
+	struct wire_deploy d = { 0 };
+	int rc;
+
+	rc = store_function_get(gw->store, m->namespace, m->function, &f);
+	if (rc == -ERR_NOT_FOUND) {
+		buf_printf(why, "function '%s' not found in namespace '%s'", m->function, m->namespace);
+		return 404;
+	}
+	if (rc) {
+		buf_printf(why, "cannot read the function: %s", err_str(rc));
+		return 500;
+	}
+	/* A deployment that no longer parses keeps the default policy. */
+	if (!wire_deploy_parse(f.deployment, strlen(f.deployment), &d, NULL) &&
+	    callmsg_set_retry(m, &d.annotations)) {
+		rc = 500;
+		buf_printf(why, "out of memory");
+	}
+	wire_deploy_release(&d);
+	store_function_release(&f);
+	return rc;
+}
+
+static int build_message(struct gw_req *req, struct callmsg *m, struct buf *why)
+{
+	const char *cb = gw_req_header(req, "X-Callback-Url");
+	const char *id = gw_req_header(req, "X-Call-Id");
+	char uuid[37];
+	size_t i;
+	int status;
+
+	if ((status = split_target(req->arg, m, why)))
+		return status;
+	if (cb && *cb) {
+		if (callmsg_url_check(cb, why))
+			return 400;
+		m->callback_url = strdup(cb);
+	}
+	if (id && *id) {
+		if (callmsg_id_check(id, why))
+			return 400;
+	} else {
+		url_uuid4(uuid);
+		id = uuid;
+	}
+	m->call_id = strdup(id);
+	m->method = strdup(req->method);
+	m->query = strdup(req->query ? req->query : "");
+	m->body = malloc(req->body_len + 1);
+	if (!m->call_id || !m->method || !m->query || !m->body || (cb && *cb && !m->callback_url)) {
+		buf_printf(why, "out of memory");
+		return 500;
+	}
+	memcpy(m->body, req->body, req->body_len);
+	m->body[req->body_len] = '\0';
+	m->body_len = req->body_len;
+	m->queued_at_ms = unix_ms();
+	for (i = 0; i < req->nhdrs; i++) {
+		if (!strcasecmp(req->hdrs[i].name, "X-Call-Id"))
+			continue;
+		if (callmsg_hdrs_add(&m->header, req->hdrs[i].name, req->hdrs[i].value)) {
+			buf_printf(why, "out of memory");
+			return 500;
+		}
+	}
+	if (callmsg_hdrs_add(&m->header, "X-Call-Id", m->call_id)) {
+		buf_printf(why, "out of memory");
+		return 500;
+	}
+	return load_function(req->gw, m, why);
+}
+
+/* Publishes a call message; 0 or an HTTP status with why. */
+static int publish_call(struct gw_async *a, const struct callmsg *m, const char *msg_id,
+			bool *duplicate, struct buf *why)
+{
+	char subj[200];
+	struct buf b;
+	int64_t max = natsx_max_payload(a->nc);
+	int rc, status = 0;
+
+	*duplicate = false;
+	if (m->namespace && strcmp(m->namespace, WIRE_DEFAULT_NAMESPACE))
+		rc = callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_CALLS, m->function, m->namespace);
+	else
+		rc = callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_CALLS, m->function, NULL);
+	if (rc) {
+		buf_printf(why, "function name too long");
+		return 400;
+	}
+	buf_init(&b, max > 0 ? (size_t)max : 64u * 1024 * 1024);
+	rc = callmsg_dump(m, &b);
+	if (rc == -ERR_TOO_BIG) {
+		buf_printf(why, "the call does not fit in a queue message: the queue takes %lld bytes at most "
+				"(NATS max_payload), and the body grows by a third in base64",
+			   (long long)max);
+		status = 413;
+		goto out;
+	}
+	if (rc == -EINVAL) {
+		buf_printf(why, "request headers must be UTF-8 text");
+		status = 400;
+		goto out;
+	}
+	if (rc) {
+		buf_printf(why, "cannot encode the call: %s", err_str(rc));
+		status = 500;
+		goto out;
+	}
+	rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, duplicate, why);
+	if (rc == -ERR_TOO_BIG) {
+		status = 413;
+	} else if (rc) {
+		/* A missing stream answers "no responders": set it up again. */
+		if (rc == -ERR_UNAVAILABLE || rc == -ERR_NOT_FOUND)
+			atomic_store(&a->ready, false);
+		status = 503;
+	}
+out:
+	buf_release(&b);
+	return status;
+}
+
+static void answer_accepted(struct gw_resp *resp, const char *id)
+{
+	resp->status = 202;
+	resp->content_type = "text/plain; charset=utf-8";
+	gw_resp_header(resp, "X-Call-Id", id);
+}
+
+void async_submit(struct gw_req *req, struct gw_resp *resp)
+{
+	struct gateway *gw = req->gw;
+	struct gw_async *a;
+	struct callmsg m;
+	struct store_call rec, old;
+	struct buf why;
+	bool dup = false, inserted = false;
+	char ctx[160];
+	int status, rc;
+
+	memset(&m, 0, sizeof(m));
+	memset(&old, 0, sizeof(old));
+	buf_init(&why, 2048);
+	pthread_rwlock_rdlock(&async_rw);
+	a = gw->async;
+	status = build_message(req, &m, &why);
+	if (status)
+		goto out;
+	if (!a) {
+		status = 503;
+		buf_printf(&why, "async calls are off: the gateway has no NATS server "
+				 "(give --nats-url, or install nats-server)");
+		goto out;
+	}
+	if (!usable(a)) {
+		status = 503;
+		buf_printf(&why, "the queue (NATS JetStream at %s) is not available; try again later",
+			   a->url);
+		goto out;
+	}
+	snprintf(ctx, sizeof(ctx), "call_id=%s function=%s", m.call_id, m.function);
+	memset(&rec, 0, sizeof(rec));
+	rec.id = m.call_id;
+	rec.function = m.function;
+	rec.namespace = m.namespace;
+	rec.status = STORE_CALL_QUEUED;
+	rec.queued_at_ms = m.queued_at_ms;
+	rec.callback_url = m.callback_url;
+	rc = store_call_insert(gw->store, &rec);
+	if (rc == -ERR_EXISTS) {
+		/* A resent X-Call-Id: the call is taken already. */
+		rc = store_call_get(gw->store, m.call_id, &old);
+		if (!rc && (strcmp(old.function, m.function) || strcmp(old.namespace, m.namespace))) {
+			status = 409;
+			buf_printf(&why, "call id '%s' is taken by a call to '%s'", m.call_id, old.function);
+			goto out;
+		}
+		if (!rc && !(old.status == STORE_CALL_QUEUED && old.attempts == 0)) {
+			LOGC(DEBUG, ctx, "resent call id: already %s", store_call_status_name(old.status));
+			answer_accepted(resp, m.call_id);
+			goto out;
+		}
+		/* Still queued: publish again, JetStream drops the duplicate. */
+	} else if (rc) {
+		status = 503;
+		buf_printf(&why, "cannot record the call: %s", err_str(rc));
+		goto out;
+	} else {
+		inserted = true;
+	}
+	status = publish_call(a, &m, m.call_id, &dup, &why);
+	if (status) {
+		LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
+		if (inserted && (rc = store_call_delete(gw->store, m.call_id)))
+			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s", err_str(rc));
+		goto out;
+	}
+	if (!dup && inserted)
+		metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
+	LOGC(DEBUG, ctx, "queued%s", dup ? " (duplicate)" : "");
+	answer_accepted(resp, m.call_id);
+out:
+	pthread_rwlock_unlock(&async_rw);
+	if (status)
+		gw_resp_error(resp, status, "%s", buf_cstr(&why));
+	store_call_release(&old);
+	callmsg_release(&m);
+	buf_release(&why);
+}
+
+/* ---- cancel and re-queue ------------------------------------------------------- */
+
+int async_cancel(struct gateway *gw, const char *id, struct buf *why)
+{
+	struct callmsg_report r;
+	struct store_call c;
+	struct gw_async *a;
+	struct buf data;
+	char subj[160];
+	int rc, status = 200;
+
+	memset(&c, 0, sizeof(c));
+	buf_init(&data, 4096);
+	pthread_rwlock_rdlock(&async_rw);
+	a = gw->async;
+	if (callmsg_id_check(id, why)) {
+		status = 404;
+		goto out;
+	}
+	rc = store_call_get(gw->store, id, &c);
+	if (rc) {
+		status = rc == -ERR_NOT_FOUND ? 404 : 500;
+		buf_printf(why, rc == -ERR_NOT_FOUND ? "call '%s' not found" : "cannot read call '%s'", id);
+		goto out;
+	}
+	if (c.status != STORE_CALL_QUEUED) {
+		status = 409;
+		buf_printf(why, "call '%s' is %s: only a queued call can be cancelled", id,
+			   store_call_status_name(c.status));
+		goto out;
+	}
+	if (!usable(a)) {
+		status = 503;
+		buf_printf(why, "the queue (NATS JetStream) is not available: the workers cannot be told");
+		goto out;
+	}
+	rc = store_call_cancel(gw->store, id, unix_ms());
+	if (rc) {
+		status = rc == -ERR_INVALID ? 409 : rc == -ERR_NOT_FOUND ? 404 : 500;
+		buf_printf(why, "call '%s' cannot be cancelled now: %s", id,
+			   rc == -ERR_INVALID ? "it is not queued any more" : err_str(rc));
+		goto out;
+	}
+	/* Tell the workers: the call's last report says cancelled. */
+	memset(&r, 0, sizeof(r));
+	r.call_id = (char *)id;
+	r.round = CALLMSG_ROUND_ANY;
+	r.status = CALLMSG_CANCELLED;
+	r.finished_at_ms = unix_ms();
+	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
+	rc = callmsg_report_dump(&r, &data);
+	if (!rc)
+		rc = natsx_publish(a->js, subj, data.data, data.len, NULL, PUB_WAIT_MS, NULL, why);
+	if (rc) {
+		char ctx[96];
+		snprintf(ctx, sizeof(ctx), "call_id=%s", id);
+		LOGC(WARN, ctx, "cancelled, but the workers could not be told (%s): it may still run",
+		     buf_cstr(why));
+		buf_reset(why);
+	}
+out:
+	pthread_rwlock_unlock(&async_rw);
+	store_call_release(&c);
+	buf_release(&data);
+	return status;
+}
+
+int async_requeue(struct gateway *gw, const char *id, struct buf *why)
+{
+	struct store_call c;
+	struct callmsg m;
+	struct gw_async *a;
+	struct buf data;
+	char subj[160], msg_id[128];
+	bool dup;
+	int rc, status = 202;
+
+	memset(&c, 0, sizeof(c));
+	memset(&m, 0, sizeof(m));
+	buf_init(&data, 64u * 1024 * 1024);
+	pthread_rwlock_rdlock(&async_rw);
+	a = gw->async;
+	if (callmsg_id_check(id, why)) {
+		status = 404;
+		goto out;
+	}
+	rc = store_call_get(gw->store, id, &c);
+	if (rc) {
+		status = rc == -ERR_NOT_FOUND ? 404 : 500;
+		buf_printf(why, rc == -ERR_NOT_FOUND ? "call '%s' not found" : "cannot read call '%s'", id);
+		goto out;
+	}
+	if (c.status != STORE_CALL_DEAD_LETTER && c.status != STORE_CALL_FAILED) {
+		status = 409;
+		buf_printf(why, "call '%s' is %s: only a dead-letter or failed call can be retried", id,
+			   store_call_status_name(c.status));
+		goto out;
+	}
+	if (!usable(a)) {
+		status = 503;
+		buf_printf(why, "the queue (NATS JetStream) is not available; try again later");
+		goto out;
+	}
+	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_DLQ, id, NULL);
+	rc = natsx_last_msg(a->js, CALLMSG_STREAM_DLQ, subj, &data, why);
+	if (rc) {
+		status = rc == -ERR_NOT_FOUND ? 409 : 503;
+		buf_reset(why);
+		buf_printf(why, rc == -ERR_NOT_FOUND ?
+				"the dead letter of call '%s' is not kept any more: it cannot be retried" :
+				"cannot read the dead letter of call '%s'", id);
+		goto out;
+	}
+	rc = callmsg_parse(data.data, data.len, &m, why);
+	if (rc) {
+		status = 500;
+		goto out;
+	}
+	m.round++;
+	m.queued_at_ms = unix_ms();
+	rc = store_call_requeue(gw->store, id, m.queued_at_ms);
+	if (rc) {
+		status = rc == -ERR_INVALID ? 409 : 500;
+		buf_printf(why, "call '%s' cannot be retried now: %s", id, err_str(rc));
+		goto out;
+	}
+	snprintf(msg_id, sizeof(msg_id), "%s.r%d", id, m.round);
+	buf_reset(why);
+	status = publish_call(a, &m, msg_id, &dup, why);
+	if (status) {
+		struct store_call back;
+		memset(&back, 0, sizeof(back));
+		back.id = (char *)id;
+		back.status = STORE_CALL_DEAD_LETTER;
+		back.finished_at_ms = unix_ms();
+		back.error = (char *)"the retry could not be queued";
+		store_call_update(gw->store, &back, NULL);
+		goto out;
+	}
+	metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
+	status = 202;
+out:
+	pthread_rwlock_unlock(&async_rw);
+	store_call_release(&c);
+	callmsg_release(&m);
+	buf_release(&data);
+	return status;
+}
