@@ -166,10 +166,18 @@ run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)exec $(BINDIR)/cfaas-gateway
 
+PREFIX ?= /usr/local
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/cfaas
+	install -m 755 $(BINARIES) $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/share/cfaas/templates
+	cp -R templates $(DESTDIR)$(PREFIX)/share/cfaas/templates
+
 clean:
 	rm -rf build bin
 
-.PHONY: all deps test-deps test asan bench run clean unit-bins bench-bins
+.PHONY: all deps test-deps test asan bench run install clean unit-bins bench-bins
 .SECONDARY:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

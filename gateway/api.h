@@ -20,5 +20,7 @@ void api_root(struct gw_req *req, struct gw_resp *resp);
  * /system/calls/ID and POST /system/calls/ID/retry. */
 void api_calls(struct gw_req *req, struct gw_resp *resp);
 void api_call(struct gw_req *req, struct gw_resp *resp);
+/* PUT /system/bundles/IMAGE (api_bundles.c): a function bundle (tar.gz). */
+void api_bundles(struct gw_req *req, struct gw_resp *resp);
 
 #endif

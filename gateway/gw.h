@@ -73,6 +73,7 @@ struct gw_resp {
 };
 
 #define GW_MAX_API_BODY (4u * 1024 * 1024)
+#define GW_MAX_UPLOAD_BODY (256u * 1024 * 1024)
 
 void gw_resp_init(struct gw_resp *r);
 void gw_resp_release(struct gw_resp *r);

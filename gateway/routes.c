@@ -19,6 +19,7 @@ static const struct route routes[] = {
 	{ "/system/logs",             false, M_GET,                                  true,  ROUTE_API,   api_logs },
 	{ "/system/info",             false, M_GET,                                  true,  ROUTE_API,   api_info },
 	{ "/system/namespaces",       false, M_GET,                                  true,  ROUTE_API,   api_namespaces },
+	{ "/system/bundles/",         true,  M_PUT,                                  true,  ROUTE_UPLOAD, api_bundles },
 	{ "/system/calls",            false, M_GET,                                  true,  ROUTE_API,   api_calls },
 	{ "/system/calls/",           true,  M_GET | M_DELETE | M_POST,              true,  ROUTE_API,   api_call },
 	{ "/healthz",                 false, M_GET | M_HEAD,                         false, ROUTE_API,   api_healthz },

@@ -14,7 +14,8 @@ enum {
 };
 
 enum route_kind {
-	ROUTE_API,     /* buffered body, handler fills a gw_resp */
+	ROUTE_API,     /* buffered body (GW_MAX_API_BODY), handler fills a gw_resp */
+	ROUTE_UPLOAD,  /* the same with a GW_MAX_UPLOAD_BODY cap (bundles) */
 	ROUTE_PROXY,   /* /function/: streamed through proxy.c */
 	ROUTE_ASYNC,   /* /async-function/: buffered, queued */
 };

@@ -343,7 +343,8 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct conn_ctx *cc,
 	if (cl)
 		content_length = strtoll(cl, NULL, 10);
 	cap = cc->route->kind == ROUTE_PROXY ? gw->cfg.max_body :
-	      cc->route->kind == ROUTE_ASYNC ? gw->cfg.max_async_body : GW_MAX_API_BODY;
+	      cc->route->kind == ROUTE_ASYNC ? gw->cfg.max_async_body :
+	      cc->route->kind == ROUTE_UPLOAD ? GW_MAX_UPLOAD_BODY : GW_MAX_API_BODY;
 	if (content_length > 0 && (uint64_t)content_length > cap) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "request body exceeds the limit of %llu bytes",

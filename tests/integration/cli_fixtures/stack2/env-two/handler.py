@@ -1,0 +1,5 @@
+import os
+
+
+def handle(req):
+    return "who=" + os.environ.get("WHO", "")
