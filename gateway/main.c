@@ -108,6 +108,7 @@ static int start_provider(struct gateway *gw, struct buf *why)
 		.run_as = gw->cfg.run_as,
 		.docker_socket = gw->cfg.docker_socket,
 		.logs = gw->logs,
+		.path = gw->cfg.path,
 	};
 
 	if (strcmp(gw->cfg.provider, "process") == 0)

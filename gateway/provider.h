@@ -95,6 +95,7 @@ struct provider_opts {
 	const char *run_as;           /* process, as root: user for replicas */
 	const char *docker_socket;    /* docker: API socket path */
 	struct logstore *logs;        /* where replica output goes */
+	const char *path;             /* PATH for replicas (NULL: a default) */
 };
 
 /* Creates the process provider. 0 or a negative code with why filled. */

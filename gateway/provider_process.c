@@ -2026,7 +2026,7 @@ int provider_process_new(const struct provider_opts *o, struct provider **out,
 		goto fail;
 	}
 	/* Replicas get the PATH the gateway was started with. */
-	path = getenv("PATH");
+	path = o->path;
 	p->path_env = str_printf("PATH=%s", path && *path ? path : PP_DEFAULT_PATH);
 	if (!p->path_env) {
 		rc = -ENOMEM;

@@ -24,7 +24,7 @@ struct wd_config {
 	int64_t read_timeout_ms;
 	int64_t write_timeout_ms;
 	int64_t exec_timeout_ms;  /* 0: none */
-	int64_t healthcheck_interval_ms;
+	int64_t healthcheck_interval_ms; /* mode=http: upstream probe period */
 	unsigned max_inflight;    /* 0: unlimited */
 	bool combine_output;
 	bool cgi_headers;

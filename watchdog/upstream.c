@@ -130,6 +130,27 @@ static int start_process(struct wd_upstream *up)
 	return 0;
 }
 
+static int64_t probe_interval(const struct wd_upstream *up)
+{
+	int64_t ms = up->cfg->healthcheck_interval_ms;
+
+	return ms > 0 ? ms : 10000;
+}
+
+/* Sets ready from one connection attempt. */
+static void probe(struct wd_upstream *up)
+{
+	int fd = net_connect(up->cfg->upstream_host, up->cfg->upstream_port, mono_ms() + 1000);
+	bool ok = fd >= 0;
+
+	if (fd >= 0)
+		close(fd);
+	if (ok != atomic_load(&up->ready))
+		LOG_WARN("Upstream %s", ok ? "accepts connections again" :
+				     "stopped accepting connections");
+	atomic_store(&up->ready, ok);
+}
+
 /* Supervises the upstream: waits for it to accept, then for it to exit,
  * then starts it again after a back-off. */
 static void *supervise(void *arg)
@@ -160,8 +181,17 @@ static void *supervise(void *arg)
 			if (spawn_wait_timeout(&up->proc, 50) == 0)
 				break;
 		}
-		while (!up->proc.reaped && spawn_wait_timeout(&up->proc, 200) == -ERR_TIMEOUT)
-			;
+		/* While it runs, probe it every healthcheck_interval: an
+		 * upstream that hangs without exiting is reported unhealthy. */
+		{
+			int64_t next = mono_ms() + probe_interval(up);
+			while (!up->proc.reaped && spawn_wait_timeout(&up->proc, 200) == -ERR_TIMEOUT) {
+				if (atomic_load(&up->stopping) || mono_ms() < next)
+					continue;
+				next = mono_ms() + probe_interval(up);
+				probe(up);
+			}
+		}
 		status = up->proc.status;
 		pthread_mutex_lock(&up->mu);
 		up->running = false;
