@@ -171,6 +171,11 @@ int gw_config_load(struct gw_config *cfg, int argc, char **argv, gw_getenv_fn ge
 	int c, idx, rc;
 
 	defaults(cfg);
+	{
+		const char *path = get("PATH");
+		snprintf(cfg->path, sizeof(cfg->path), "%s",
+			 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	}
 	for (i = 0; i < NOPTS; i++) {
 		const char *v = get(opts[i].env);
 		if (v && *v && (rc = set_opt(cfg, &opts[i], v, opts[i].env, false, why)))

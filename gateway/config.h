@@ -28,6 +28,7 @@ struct gw_config {
 	uint64_t max_body;            /* --max-body (sync) */
 	uint64_t max_async_body;      /* --max-async-body */
 	bool debug;                   /* --debug: debug log lines */
+	char path[4096];              /* PATH, for replicas and nats-server */
 	/* Async calls (DESIGN.md 6): record retention and the embedded
 	 * queue worker's settings (cfaas-queue-worker has the same ones). */
 	int64_t call_retention_ms;    /* --call-retention, 168h */
