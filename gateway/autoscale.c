@@ -9,6 +9,7 @@
 #include "functions.h"
 #include "log.h"
 #include "metrics.h"
+#include "pool.h"
 #include "spawn.h"
 #include "store.h"
 #include "wire.h"
@@ -124,6 +125,8 @@ void autoscale_tick(struct autoscale *a)
 	size_t n = 0, i;
 	int64_t now_mono = mono_ms(), now_real = real_ms();
 
+	/* The autoscaler's tick also keeps the connection pool clean. */
+	pool_sweep(a->gw->pool);
 	if (store_function_list(a->gw->store, NULL, &fs, &n))
 		return;
 	for (i = 0; i < n && !a->gw->stopping; i++)

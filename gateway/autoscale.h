@@ -6,7 +6,8 @@
  * [min, max] (up at once, down after the load stayed lower for
  * AUTOSCALE_DOWN_MS); with com.openfaas.scale.zero=true, a function that
  * had no call for com.openfaas.scale.zero-duration goes to 0 replicas (its
- * next call starts it again).
+ * next call starts it again). Each tick also sweeps the replica
+ * connection pool (pool_sweep).
  */
 #ifndef GW_AUTOSCALE_H
 #define GW_AUTOSCALE_H

@@ -146,3 +146,31 @@ void pool_drop(struct pool *p, const char *host, int port)
 		close(a->conns[--a->n].fd);
 	pthread_mutex_unlock(&p->mu);
 }
+
+void pool_sweep(struct pool *p)
+{
+	int64_t now = mono_ms();
+	size_t b;
+
+	pthread_mutex_lock(&p->mu);
+	for (b = 0; b < NBUCKETS; b++) {
+		struct addr **pp = &p->buckets[b], *a;
+		while ((a = *pp)) {
+			int i, kept = 0;
+			for (i = 0; i < a->n; i++) {
+				if (usable(&a->conns[i], now))
+					a->conns[kept++] = a->conns[i];
+				else
+					close(a->conns[i].fd);
+			}
+			a->n = kept;
+			if (!a->n) {
+				*pp = a->next;
+				free(a);
+			} else {
+				pp = &a->next;
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->mu);
+}

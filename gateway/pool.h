@@ -26,6 +26,11 @@ int pool_get(struct pool *p, const char *host, int port);
  * enough idle ones). */
 void pool_put(struct pool *p, const char *host, int port, int fd);
 
+/* Closes idle connections that aged past POOL_IDLE_MS or that the peer
+ * closed (a replica that went away), and forgets empty addresses. Called
+ * periodically, so connections to removed replicas do not pile up. */
+void pool_sweep(struct pool *p);
+
 /* Closes the idle connections to host:port (the replica went away). */
 void pool_drop(struct pool *p, const char *host, int port);
 
