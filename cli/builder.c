@@ -1,7 +1,9 @@
 /*
  * builder.c - build folders and bundles (see builder.h).
  */
+#include <curl/curl.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -25,6 +27,8 @@
 
 #define LINE_MAX_SHOWN 4096
 #define PACK_TIMEOUT_MS (10LL * 60 * 1000)
+#define CONTEXT_MAX (1024u * 1024 * 1024)  /* an OCI build context read into memory */
+#define BUILD_LINE_MAX (1024u * 1024)      /* one JSON line of the build's answer */
 
 extern char **environ;
 
@@ -262,6 +266,181 @@ static void add_watchdog(const char *name, const char *dir)
 	buf_release(&why);
 }
 
+/* ---- OCI images through the Docker Engine API -------------------------- */
+
+struct image_build {
+	const char *name;
+	struct buf line;         /* a partial JSON line of the answer */
+	struct buf error;        /* the engine's error, if it sent one */
+	bool too_long;
+};
+
+/* One JSON line of POST /build's answer: {"stream": ...} is progress,
+ * {"error": ...} (or errorDetail) a failed build. */
+static void build_line(struct image_build *ib, const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL);
+	const char *v;
+
+	if (!j)
+		return;
+	v = json_string_value(json_object_get(j, "stream"));
+	if (v) {
+		const char *p = v;
+
+		while (*p) {
+			const char *nl = strchr(p, '\n');
+			size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+			if (n)
+				cli_note("[%s] %.*s", ib->name, (int)n, p);
+			p += n + (nl ? 1 : 0);
+		}
+	}
+	v = json_string_value(json_object_get(j, "error"));
+	if (!v)
+		v = json_string_value(json_object_get(json_object_get(j, "errorDetail"), "message"));
+	if (v && !ib->error.len)
+		buf_adds(&ib->error, v);
+	json_decref(j);
+}
+
+static size_t on_build_data(char *data, size_t size, size_t n, void *arg)
+{
+	struct image_build *ib = arg;
+	size_t len = size * n, i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (buf_add(&ib->line, data + start, i - start))
+			ib->too_long = true;
+		else if (ib->line.len)
+			build_line(ib, ib->line.data, ib->line.len);
+		buf_reset(&ib->line);
+		start = i + 1;
+	}
+	if (start < len && buf_add(&ib->line, data + start, len - start)) {
+		ib->too_long = true;
+		buf_reset(&ib->line);
+	}
+	return len;
+}
+
+/* Appends s %-encoded as a query value. */
+static void query_escape(struct buf *out, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '.' || c == '_' || c == '~')
+			buf_addc(out, (char)c);
+		else
+			buf_printf(out, "%%%c%c", hex[c >> 4], hex[c & 15]);
+	}
+}
+
+/* Sends the tar at context_tar to POST /build on socket, tagged image. */
+static int docker_build(const char *name, const char *socket, const char *context_tar,
+			const char *image, struct buf *why)
+{
+	struct image_build ib = { .name = name };
+	struct curl_slist *hdrs = NULL;
+	struct buf ctx, url;
+	long code = 0;
+	CURLcode cc;
+	CURL *c = NULL;
+	int rc = 0;
+
+	buf_init(&ctx, CONTEXT_MAX);
+	buf_init(&url, 8192);
+	buf_init(&ib.line, BUILD_LINE_MAX);
+	buf_init(&ib.error, 8192);
+	if ((rc = fsutil_read_file(context_tar, &ctx, why)))
+		goto out;
+	buf_adds(&url, "http://docker/build?rm=1&forcerm=1&t=");
+	query_escape(&url, image);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c = curl_easy_init();
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/x-tar");
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
+	curl_easy_setopt(c, CURLOPT_URL, buf_cstr(&url));
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, ctx.data ? ctx.data : "");
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)ctx.len);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)BUILDER_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_build_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &ib);
+	cli_note("[%s] building image %s through the Docker Engine API at %s", name, image,
+		 socket);
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		buf_printf(why, "cannot reach the Docker Engine API at '%s': %s", socket,
+			   curl_easy_strerror(cc));
+		rc = -ERR_UNAVAILABLE;
+		goto out;
+	}
+	if (ib.line.len)
+		build_line(&ib, ib.line.data, ib.line.len);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	if (code != 200 || ib.error.len) {
+		if (ib.error.len) {
+			buf_printf(why, "image build failed: %s", buf_cstr(&ib.error));
+		} else {
+			json_t *j = json_loadb(ib.line.data ? ib.line.data : "", ib.line.len, 0, NULL);
+			const char *m = json_string_value(json_object_get(j, "message"));
+
+			buf_printf(why, "image build failed: HTTP %ld%s%s", code, m ? ": " : "",
+				   m ? m : "");
+			json_decref(j);
+		}
+		rc = -ERR_EXEC;
+	}
+out:
+	curl_slist_free_all(hdrs);
+	if (c)
+		curl_easy_cleanup(c);
+	buf_release(&ctx);
+	buf_release(&url);
+	buf_release(&ib.line);
+	buf_release(&ib.error);
+	return rc;
+}
+
+/* Packs dir into a tar next to it and builds the image from it. */
+static int build_image(const struct stack_fn *fn, const char *dir, const char *socket,
+		       struct buf *why)
+{
+	struct buf tar;
+	int rc;
+
+	buf_init(&tar, PATH_MAX);
+	buf_printf(&tar, "%s.context.tar", dir);
+	add_watchdog(fn->name, dir);
+	{
+		char *argv[] = { "tar", "-cf", tar.data, "-C", (char *)dir, "--owner=0",
+				 "--group=0", "--numeric-owner", ".", NULL };
+
+		unlink(buf_cstr(&tar));
+		rc = run(fn->name, argv, NULL, NULL, PACK_TIMEOUT_MS, why);
+	}
+	if (!rc)
+		rc = docker_build(fn->name, socket, buf_cstr(&tar), fn->image, why);
+	unlink(buf_cstr(&tar));
+	buf_release(&tar);
+	return rc;
+}
+
 /* Builds one function; returns its exit code. */
 static int build_one(const struct stack *st, const struct stack_fn *fn,
 		     const struct builder_opts *o)
@@ -398,6 +577,15 @@ static int build_one(const struct stack *st, const struct stack_fn *fn,
 			buf_printf(&why, " (the build command of template '%s')", t.name);
 			goto fail;
 		}
+	}
+	if (o->docker_socket) {
+		if (build_image(fn, buf_cstr(&dir), o->docker_socket, &why))
+			goto fail;
+		cli_note("[%s] built image %s in %.1fs", fn->name, fn->image,
+			 (double)(mono_ms() - start) / 1000.0);
+		printf("Built %s: image %s\n", fn->name, fn->image);
+		code = CLI_OK;
+		goto out;
 	}
 	buf_reset(&tmp);
 	buf_printf(&tmp, "%s.tmp", buf_cstr(&bundle));

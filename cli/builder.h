@@ -10,7 +10,9 @@
  * --shrinkwrap stops there (and adds cfaas-watchdog for `docker build`).
  * Otherwise the template's `build` command runs in build/NAME through
  * /bin/sh, with the function's build_args in its environment, and the
- * folder is packed into build/NAME.tar.gz with tar (through spawn.h).
+ * folder is packed into build/NAME.tar.gz with tar (through spawn.h), or,
+ * with docker_socket, sent with cfaas-watchdog as the build context of an
+ * OCI image (the docker provider's way).
  *
  * Progress goes to stderr as "[NAME] ..." lines; results to stdout.
  */
@@ -30,6 +32,11 @@
 struct builder_opts {
 	bool shrinkwrap;
 	const struct wire_map *build_args; /* --build-arg, over the stack's */
+	/* Not NULL: after the template's build command, build an OCI image
+	 * tagged with the function's image through the Docker Engine API on
+	 * this socket (POST /build, build/NAME as a tar context holding
+	 * cfaas-watchdog) instead of packing a bundle. Borrowed. */
+	const char *docker_socket;
 };
 
 /* Builds the functions idx[0..n) of st, up to parallel at a time. Returns

@@ -6,6 +6,7 @@
 
 #include "builder.h"
 #include "cli.h"
+#include "config.h"
 #include "opts.h"
 #include "session.h"
 #include "strs.h"
@@ -16,7 +17,8 @@ int cmd_build(int argc, char **argv)
 	struct session_flags sf = { 0 };
 	struct wire_list build_args = { 0 };
 	struct wire_map args_map = { 0 };
-	bool shrinkwrap = false;
+	bool shrinkwrap = false, docker = false;
+	const char *docker_socket = NULL;
 	long parallel = 1;
 	const struct opt opts[] = {
 		SESSION_OPT_YAML(&sf),
@@ -27,6 +29,10 @@ int cmd_build(int argc, char **argv)
 		{ "parallel", 0, OPT_INT, &parallel, "N", "build up to N functions at a time (default 1)" },
 		{ "build-arg", 'b', OPT_LIST, &build_args, "KEY=VALUE",
 		  "set a variable for the template's build command" },
+		{ "docker", 0, OPT_BOOL, &docker, NULL,
+		  "build OCI images through the Docker Engine API (also when CFAAS_DOCKER_SOCKET is set)" },
+		{ "docker-socket", 0, OPT_STR, &docker_socket, "PATH",
+		  "the Docker Engine API socket (CFAAS_DOCKER_SOCKET, /var/run/docker.sock)" },
 		OPT_END
 	};
 	const struct opts_spec spec = {
@@ -34,7 +40,9 @@ int cmd_build(int argc, char **argv)
 		"Builds the functions of the stack file: assembles build/NAME from the template "
 		"and the\nhandler folder, runs the template's build command there and packs "
 		"build/NAME.tar.gz,\nthe bundle that 'cfaas deploy' uploads to a gateway running "
-		"the process provider.",
+		"the process provider.\nWith --docker it builds an OCI image tagged with the "
+		"function's image instead,\nthrough the Docker Engine API (Docker or Podman), "
+		"for the docker provider.",
 		opts, 0, 0,
 		"  cfaas build\n  cfaas build --filter 'api-*' --parallel 2\n"
 		"  cfaas build --shrinkwrap && docker build -t hello build/hello\n",
@@ -65,6 +73,12 @@ int cmd_build(int argc, char **argv)
 		goto out;
 	if (!(rc = session_select(&s, &idx, &n))) {
 		struct builder_opts bo = { .shrinkwrap = shrinkwrap, .build_args = &args_map };
+		const char *env_sock = config_getenv("CFAAS_DOCKER_SOCKET");
+
+		if (!docker_socket && env_sock && *env_sock)
+			docker_socket = env_sock;
+		if (docker || docker_socket)
+			bo.docker_socket = docker_socket ? docker_socket : "/var/run/docker.sock";
 		rc = builder_run(s.stack, idx, n, &bo, parallel, NULL);
 	}
 	free(idx);

@@ -2,9 +2,11 @@
  * cmd_up.c - `cfaas up`: build, then deploy what was built.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "builder.h"
 #include "cli.h"
+#include "config.h"
 #include "deployer.h"
 #include "opts.h"
 #include "session.h"
@@ -76,6 +78,17 @@ int cmd_up(int argc, char **argv)
 	}
 	if (!skip_build) {
 		struct builder_opts bo = { .build_args = &args_map };
+		const char *sock = config_getenv("CFAAS_DOCKER_SOCKET"), *provider = NULL;
+
+		/* A gateway running the docker provider gets images, not
+		 * bundles; one that cannot be asked could not take the
+		 * deploy either (session_provider said why). */
+		if (!skip_deploy) {
+			if ((rc = session_provider(&s, &provider)))
+				goto close;
+			if (!strcmp(provider, "docker"))
+				bo.docker_socket = sock && *sock ? sock : "/var/run/docker.sock";
+		}
 		rc = builder_run(s.stack, idx, n, &bo, parallel, built);
 	}
 	for (i = 0; i < n && !skip_deploy; i++) {

@@ -113,6 +113,8 @@ static int start_provider(struct gateway *gw, struct buf *why)
 
 	if (strcmp(gw->cfg.provider, "process") == 0)
 		return provider_process_new(&po, &gw->prov, why);
+	if (strcmp(gw->cfg.provider, "docker") == 0)
+		return provider_docker_new(&po, &gw->prov, why);
 	buf_printf(why, "--provider: '%s' is not available in this build", gw->cfg.provider);
 	return -ERR_INVALID;
 }

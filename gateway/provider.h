@@ -102,4 +102,9 @@ struct provider_opts {
 int provider_process_new(const struct provider_opts *o, struct provider **out,
 			 struct buf *why);
 
+/* Creates the docker provider: checks that the engine answers on
+ * o->docker_socket. 0 or a negative code with why filled. */
+int provider_docker_new(const struct provider_opts *o, struct provider **out,
+			struct buf *why);
+
 #endif
