@@ -162,7 +162,8 @@ bench: test-deps
 	$(Q)$(MAKE) --no-print-directory all bench-bins
 	$(Q)scripts/run-bench.sh $(O) $(BINDIR)
 
-run: deps
+run:
+	$(Q)scripts/install-deps.sh run
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)exec $(BINDIR)/cfaas-gateway
 
