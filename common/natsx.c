@@ -58,6 +58,15 @@ int natsx_fail(struct buf *why, const char *what, natsStatus s, jsErrCode jerr)
 	return code;
 }
 
+/* With a connected callback, a connect that finds no server returns at
+ * once (NATS_NOT_YET_CONNECTED) and goes on in the background; without
+ * one it would block until a server answers. */
+static void on_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+}
+
 int natsx_connect(const char *url, const char *name, natsConnection **nc, jsCtx **js,
 		  struct buf *why)
 {
@@ -86,7 +95,7 @@ int natsx_connect(const char *url, const char *name, natsConnection **nc, jsCtx 
 	if (s == NATS_OK)
 		s = natsOptions_SetFailRequestsOnDisconnect(opts, true);
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
 	if (s != NATS_OK) {
 		rc = natsx_fail(why, "invalid NATS options", s, 0);
 		goto out;

@@ -43,6 +43,16 @@
 #define PUB_WAIT_MS 5000
 #define LOG_EVERY_MS 10000
 #define PRUNE_EVERY_MAX_MS 60000
+/* Function lookups of async_submit are cached this long: a call accepted
+ * just after its function was deleted fails at run time with a 404. */
+#define FN_CACHE_SIZE 256
+#define FN_CACHE_TTL_MS 1000
+
+struct fn_entry {
+	char key[160];                /* "name.namespace" */
+	int64_t until_ms;             /* mono_ms */
+	struct callmsg holder;        /* only .retry is used */
+};
 
 struct gw_async {
 	struct gateway *gw;
@@ -58,10 +68,13 @@ struct gw_async {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct qw *worker;
+	pthread_mutex_t fn_lock;
+	struct fn_entry fn_cache[FN_CACHE_SIZE];
 };
 
 /* Readers: every request that uses gw->async. Writer: async_stop. */
-static pthread_rwlock_t async_rw = PTHREAD_RWLOCK_INITIALIZER;
+/* Writer-preferring, so a stop is not starved by a stream of submits. */
+static pthread_rwlock_t async_rw = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static int64_t unix_ms(void)
 {
@@ -287,6 +300,8 @@ static void self_url(const struct gw_config *cfg, char *out, size_t cap)
 
 static void async_free(struct gw_async *a)
 {
+	size_t i;
+
 	if (!a)
 		return;
 	qw_free(a->worker);
@@ -299,6 +314,9 @@ static void async_free(struct gw_async *a)
 	natsSubscription_Destroy(a->results);
 	natsx_close(a->nc, a->js);
 	nats_embed_stop(a->embed);
+	for (i = 0; i < FN_CACHE_SIZE; i++)
+		callmsg_release(&a->fn_cache[i].holder);
+	pthread_mutex_destroy(&a->fn_lock);
 	pthread_cond_destroy(&a->cond);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -316,13 +334,14 @@ int async_start(struct gateway *gw, struct buf *why)
 		return -ENOMEM;
 	a->gw = gw;
 	pthread_mutex_init(&a->lock, NULL);
+	pthread_mutex_init(&a->fn_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (gw->cfg.nats_url[0]) {
 		snprintf(a->url, sizeof(a->url), "%s", gw->cfg.nats_url);
-	} else if (!nats_embed_find(exe, sizeof(exe))) {
+	} else if (!nats_embed_find(gw->cfg.path, exe, sizeof(exe))) {
 		LOG_WARN("async calls are off: no --nats-url given and nats-server is not installed");
 		async_free(a);
 		return 0;
@@ -331,7 +350,7 @@ int async_start(struct gateway *gw, struct buf *why)
 		char dir[1100];
 		buf_init(&ewhy, 1024);
 		snprintf(dir, sizeof(dir), "%s", gw->cfg.data_dir);
-		rc = nats_embed_start(dir, &a->embed, a->url, sizeof(a->url), &ewhy);
+		rc = nats_embed_start(gw->cfg.path, dir, &a->embed, a->url, sizeof(a->url), &ewhy);
 		if (rc) {
 			LOG_ERROR("async calls are off: cannot start nats-server: %s", buf_cstr(&ewhy));
 			buf_release(&ewhy);
@@ -425,13 +444,39 @@ static int split_target(const char *arg, struct callmsg *m, struct buf *why)
 	return 0;
 }
 
-/* Checks the function exists and copies its retry annotations. */
-static int load_function(struct gateway *gw, struct callmsg *m, struct buf *why)
+static struct fn_entry *fn_slot(struct gw_async *a, const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return &a->fn_cache[h % FN_CACHE_SIZE];
+}
+
+/* Checks the function exists and copies its retry annotations (through
+ * the cache when a is not NULL). */
+static int load_function(struct gateway *gw, struct gw_async *a, struct callmsg *m,
+			 struct buf *why)
 {
 	struct store_function f;
 	struct wire_deploy d = { 0 };
+	struct fn_entry *e = NULL;
+	char key[160];
 	int rc;
 
+	snprintf(key, sizeof(key), "%s.%s", m->function, m->namespace);
+	if (a) {
+		e = fn_slot(a, key);
+		pthread_mutex_lock(&a->fn_lock);
+		if (!strcmp(e->key, key) && mono_ms() < e->until_ms) {
+			rc = callmsg_set_retry(m, &e->holder.retry);
+			pthread_mutex_unlock(&a->fn_lock);
+			if (rc)
+				buf_printf(why, "out of memory");
+			return rc ? 500 : 0;
+		}
+		pthread_mutex_unlock(&a->fn_lock);
+	}
 	rc = store_function_get(gw->store, m->namespace, m->function, &f);
 	if (rc == -ERR_NOT_FOUND) {
 		buf_printf(why, "function '%s' not found in namespace '%s'", m->function, m->namespace);
@@ -447,12 +492,23 @@ static int load_function(struct gateway *gw, struct callmsg *m, struct buf *why)
 		rc = 500;
 		buf_printf(why, "out of memory");
 	}
+	if (!rc && e) {
+		pthread_mutex_lock(&a->fn_lock);
+		if (!callmsg_set_retry(&e->holder, &m->retry)) {
+			snprintf(e->key, sizeof(e->key), "%s", key);
+			e->until_ms = mono_ms() + FN_CACHE_TTL_MS;
+		} else {
+			e->key[0] = '\0';
+		}
+		pthread_mutex_unlock(&a->fn_lock);
+	}
 	wire_deploy_release(&d);
 	store_function_release(&f);
 	return rc;
 }
 
-static int build_message(struct gw_req *req, struct callmsg *m, struct buf *why)
+static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg *m,
+			 struct buf *why)
 {
 	const char *cb = gw_req_header(req, "X-Callback-Url");
 	const char *id = gw_req_header(req, "X-Call-Id");
@@ -498,7 +554,7 @@ static int build_message(struct gw_req *req, struct callmsg *m, struct buf *why)
 		buf_printf(why, "out of memory");
 		return 500;
 	}
-	return load_function(req->gw, m, why);
+	return load_function(req->gw, a, m, why);
 }
 
 /* Publishes a call message; 0 or an HTTP status with why. */
@@ -575,13 +631,16 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	buf_init(&why, 2048);
 	pthread_rwlock_rdlock(&async_rw);
 	a = gw->async;
-	status = build_message(req, &m, &why);
+	status = build_message(req, a, &m, &why);
 	if (status)
 		goto out;
 	if (!a) {
 		status = 503;
-		buf_printf(&why, "async calls are off: the gateway has no NATS server "
-				 "(give --nats-url, or install nats-server)");
+		if (gw->stopping)
+			buf_printf(&why, "the gateway is shutting down");
+		else
+			buf_printf(&why, "async calls are off: the gateway has no NATS server "
+					 "(give --nats-url, or install nats-server)");
 		goto out;
 	}
 	if (!usable(a)) {
@@ -627,7 +686,9 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s", err_str(rc));
 		goto out;
 	}
-	if (!dup && inserted)
+	/* Counted once, by the request that stored the record (another one
+	 * with the same id may have published first). */
+	if (inserted)
 		metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
 	LOGC(DEBUG, ctx, "queued%s", dup ? " (duplicate)" : "");
 	answer_accepted(resp, m.call_id);

@@ -43,13 +43,15 @@ struct nats_embed {
 	bool started;              /* the first start has been tried */
 };
 
-bool nats_embed_find(char *path, size_t cap)
-{
-	const char *p = getenv("PATH");
-	char cand[PATH_MAX];
+/* Where Debian puts daemons, searched after PATH (which often lacks it). */
+static const char *const sbin_dirs[] = { "/usr/local/sbin", "/usr/sbin", "/sbin" };
 
-	if (!p || !*p)
-		p = "/usr/local/bin:/usr/bin:/bin";
+bool nats_embed_find(const char *search, char *path, size_t cap)
+{
+	const char *p = search && *search ? search : "/usr/local/bin:/usr/bin:/bin";
+	char cand[PATH_MAX];
+	size_t i;
+
 	while (*p) {
 		size_t n = strcspn(p, ":");
 		if (n > 0 && n + sizeof("/nats-server") < sizeof(cand)) {
@@ -63,6 +65,13 @@ bool nats_embed_find(char *path, size_t cap)
 		p += n;
 		if (*p == ':')
 			p++;
+	}
+	for (i = 0; i < sizeof(sbin_dirs) / sizeof(sbin_dirs[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s/nats-server", sbin_dirs[i]);
+		if (access(cand, X_OK) == 0) {
+			snprintf(path, cap, "%s", cand);
+			return true;
+		}
 	}
 	return false;
 }
@@ -222,8 +231,8 @@ static void *supervise(void *arg)
 	return NULL;
 }
 
-int nats_embed_start(const char *data_dir, struct nats_embed **out, char *url, size_t cap,
-		     struct buf *why)
+int nats_embed_start(const char *search, const char *data_dir, struct nats_embed **out,
+		     char *url, size_t cap, struct buf *why)
 {
 	struct nats_embed *e;
 	pthread_condattr_t ca;
@@ -239,7 +248,7 @@ int nats_embed_start(const char *data_dir, struct nats_embed **out, char *url, s
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (!nats_embed_find(e->exe, sizeof(e->exe))) {
+	if (!nats_embed_find(search, e->exe, sizeof(e->exe))) {
 		buf_printf(why, "nats-server is not installed (not found on PATH)");
 		rc = -ENOENT;
 		goto fail;

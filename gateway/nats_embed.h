@@ -19,15 +19,18 @@
 
 struct nats_embed;
 
-/* True when nats-server is found on PATH; *path (cap bytes) gets it. */
-bool nats_embed_find(char *path, size_t cap);
+/* True when nats-server is found in search (a PATH-style list, the
+ * gateway's cfg.path; NULL or "": the usual bin folders) or, failing
+ * that, in the sbin folders where Debian installs it; path (cap bytes)
+ * gets it. */
+bool nats_embed_find(const char *search, char *path, size_t cap);
 
-/* Starts nats-server for data_dir and waits (up to 10 s) until it
- * accepts connections. url (cap bytes) gets "nats://127.0.0.1:PORT".
- * 0, or a negative code with the reason in why. *out is new:
- * nats_embed_stop() it. */
-int nats_embed_start(const char *data_dir, struct nats_embed **out, char *url, size_t cap,
-		     struct buf *why);
+/* Starts nats-server (found as nats_embed_find does) for data_dir and
+ * waits (up to 10 s) until it accepts connections. url (cap bytes) gets
+ * "nats://127.0.0.1:PORT". 0, or a negative code with the reason in why.
+ * *out is new: nats_embed_stop() it. */
+int nats_embed_start(const char *search, const char *data_dir, struct nats_embed **out,
+		     char *url, size_t cap, struct buf *why);
 
 /* Stops the server (SIGTERM, then SIGKILL after 10 s) and the supervisor,
  * and frees e. NULL is fine. */

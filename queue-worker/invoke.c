@@ -244,6 +244,8 @@ int invoke_run(struct invoke *h, const struct invoke_req *rq, struct invoke_resp
 		out->status = (int)code;
 		return 0;
 	}
+	out->connect_failed = cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+			      cc == CURLE_COULDNT_RESOLVE_PROXY;
 	if (out->too_big)
 		snprintf(out->error, sizeof(out->error), "the answer exceeds %zu bytes",
 			 out->body.cap);

@@ -43,6 +43,7 @@ struct invoke_resp {
 	char error[256];            /* why there is no answer, or "" */
 	bool too_big;               /* the body went over max_response */
 	bool cancelled;             /* aborted through the cancel flag */
+	bool connect_failed;        /* no connection: the request never left */
 };
 
 /* Sets up h (creates the curl handle). 0 or -ENOMEM. */

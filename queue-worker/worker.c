@@ -72,6 +72,7 @@ struct qw {
 	atomic_int stopping;          /* no new work */
 	atomic_int cancel;            /* abort calls in flight */
 	atomic_int heart_stop;
+	atomic_int gateway_down;      /* a call found no gateway: pause fetching */
 	_Atomic uint64_t n_calls, n_retries, n_dead, n_callbacks, n_skipped;
 };
 
@@ -562,6 +563,24 @@ static void process(struct exec *x, natsMsg *msg)
 		nak(x, msg, 0);
 		goto out;
 	}
+	if (resp.connect_failed) {
+		/* The call never reached the gateway: no attempt is spent. The
+		 * report takes the attempt number back; fetching pauses until
+		 * the gateway answers again. */
+		if (!atomic_exchange(&w->gateway_down, 1))
+			LOG_WARN("queue worker: the gateway at %s is unreachable (%s): waiting for it",
+				 w->cfg.gateway_url, resp.error);
+		r.status = CALLMSG_QUEUED;
+		r.attempts = attempt - 1;
+		r.started_at_ms = 0;
+		r.finished_at_ms = 0;
+		set_error(&r, "the gateway was unreachable: %s", resp.error);
+		if (report(w, &r, &why))
+			LOGC(WARN, ctx, "cannot report: %s", buf_cstr(&why));
+		invoke_resp_release(&resp);
+		nak(x, msg, SOON_MS);
+		goto out;
+	}
 	r.status_code = resp.status ? resp.status : POLICY_NO_ANSWER_STATUS;
 	if (resp.too_big) {
 		r.status = CALLMSG_FAILED;
@@ -828,6 +847,14 @@ static void *fetch_main(void *arg)
 				 w->cfg.gateway_url);
 			errors = 0;
 			next_log = 0;
+		}
+		if (atomic_load(&w->gateway_down)) {
+			if (!gateway_ready(w, &probe, err, sizeof(err))) {
+				nap(w, 500);
+				continue;
+			}
+			atomic_store(&w->gateway_down, 0);
+			LOG_INFO("queue worker: the gateway at %s answers again", w->cfg.gateway_url);
 		}
 		pthread_mutex_lock(&w->lock);
 		while (!atomic_load(&w->stopping) && w->busy + w->qn >= w->cfg.max_inflight)
