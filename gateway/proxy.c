@@ -41,6 +41,7 @@ struct proxy_call {
 	int64_t start_ns;
 	int64_t deadline_ms;
 	struct buf reqhead;           /* the head sent upstream, for one retry */
+	bool head_sent;               /* reqhead has gone out */
 	bool replayable;              /* no body: may be sent again */
 };
 
@@ -206,18 +207,9 @@ int proxy_begin(struct gateway *gw, const struct proxy_req *req, struct proxy_ca
 	c->chunked_up = req->content_length < 0 && req->chunked;
 	c->replayable = req->content_length <= 0 && !req->chunked;
 	build_head(c, req, buf_cstr(&target));
+	/* The head goes out with the first piece of the body (or alone when
+	 * the body is done), so a small call costs one send upstream. */
 	rc = connect_replica(c);
-	if (!rc)
-		rc = net_write_all(c->fd, c->reqhead.data, c->reqhead.len,
-				   mono_ms() + gw->cfg.write_timeout_ms);
-	if (rc && c->reused) {
-		/* The pooled connection had gone stale: one fresh try. */
-		close(c->fd);
-		c->reused = false;
-		c->fd = net_connect(c->rep.host, c->rep.port, mono_ms() + CONNECT_MS);
-		rc = c->fd < 0 ? c->fd : net_write_all(c->fd, c->reqhead.data, c->reqhead.len,
-						       mono_ms() + gw->cfg.write_timeout_ms);
-	}
 	if (rc) {
 		c->failed = true;
 		buf_printf(why, "replica of '%s' unreachable: %s", c->name, err_str(rc));
@@ -233,28 +225,65 @@ fail:
 	return status;
 }
 
-int proxy_body(struct proxy_call *c, const char *data, size_t len, struct buf *why)
+/* Sends the head (if it has not gone yet) and data[0..len) framed as the
+ * request body goes up, in one send when it is small. A kept-alive
+ * connection that fails before anything went out is replaced once. */
+static int send_up(struct proxy_call *c, const char *data, size_t len, bool last)
 {
 	int64_t dl = mono_ms() + c->gw->cfg.write_timeout_ms;
-	int rc = 0;
+	struct buf out;
+	bool fresh_try = c->reused && !c->head_sent;
+	int rc;
+
+	buf_init(&out, c->reqhead.len + len + 64);
+	if (!c->head_sent)
+		buf_add(&out, c->reqhead.data, c->reqhead.len);
+	if (c->chunked_up && len)
+		buf_printf(&out, "%zx\r\n", len);
+	/* Past 64 KiB the copy costs more than a second send. */
+	if (len <= 65536) {
+		buf_add(&out, data, len);
+		if (c->chunked_up && len)
+			buf_add(&out, "\r\n", 2);
+		len = 0;
+	}
+	if (c->chunked_up && last && !len)
+		buf_add(&out, "0\r\n\r\n", 5);
+	for (;;) {
+		rc = net_write_all(c->fd, out.data, out.len, dl);
+		if (!rc || !fresh_try)
+			break;
+		close(c->fd);
+		c->reused = fresh_try = false;
+		c->fd = net_connect(c->rep.host, c->rep.port, mono_ms() + CONNECT_MS);
+		if (c->fd < 0) {
+			rc = c->fd;
+			break;
+		}
+	}
+	buf_release(&out);
+	if (!rc)
+		c->head_sent = true;
+	if (!rc && len) {
+		rc = net_write_all(c->fd, data, len, dl);
+		if (!rc && c->chunked_up)
+			rc = net_write_all(c->fd, last ? "\r\n0\r\n\r\n" : "\r\n", last ? 7 : 2, dl);
+	}
+	return rc;
+}
+
+int proxy_body(struct proxy_call *c, const char *data, size_t len, struct buf *why)
+{
+	int rc;
 
 	if (c->sent + len > c->gw->cfg.max_body) {
 		buf_printf(why, "request body exceeds the limit of %llu bytes",
 			   (unsigned long long)c->gw->cfg.max_body);
 		return 413;
 	}
-	if (c->chunked_up) {
-		char size[32];
-		int n = snprintf(size, sizeof(size), "%zx\r\n", len);
-		rc = net_write_all(c->fd, size, (size_t)n, dl);
-		if (!rc)
-			rc = net_write_all(c->fd, data, len, dl);
-		if (!rc)
-			rc = net_write_all(c->fd, "\r\n", 2, dl);
-	} else {
-		rc = net_write_all(c->fd, data, len, dl);
-	}
 	c->sent += len;
+	/* A body of known length ends with its last byte: send it as last. */
+	rc = send_up(c, data, len, false);
 	if (rc) {
 		c->failed = true;
 		buf_printf(why, "replica of '%s' went away: %s", c->name, err_str(rc));
@@ -292,8 +321,7 @@ int proxy_response(struct proxy_call *c, const struct http_head **head, const ch
 {
 	int rc;
 
-	if (c->chunked_up &&
-	    net_write_all(c->fd, "0\r\n\r\n", 5, mono_ms() + c->gw->cfg.write_timeout_ms)) {
+	if ((!c->head_sent || c->chunked_up) && send_up(c, NULL, 0, true)) {
 		c->failed = true;
 		buf_printf(why, "replica of '%s' went away", c->name);
 		return 502;

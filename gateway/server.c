@@ -26,7 +26,11 @@
 #include "banned.h"
 
 #define MAX_HDRS 128
-#define STREAM_BLOCK (64u * 1024)
+/* Block size of streamed answers: MHD allocates one per response. */
+#define STREAM_BLOCK (16u * 1024)
+/* An answer of known length up to this size is read whole and sent from
+ * a buffer: one send, and the replica connection goes back at once. */
+#define SMALL_ANSWER (16u * 1024)
 
 struct gw_server {
 	struct MHD_Daemon *d;
@@ -250,6 +254,34 @@ static void proxy_stream_free(void *cls)
 	free(ps);
 }
 
+/* Reads a whole answer body of len bytes into a response. NULL if the
+ * replica broke off (the call is then ended with 502). */
+static struct MHD_Response *small_answer(struct conn_ctx *cc, size_t len)
+{
+	struct MHD_Response *r;
+	char *data = malloc(len ? len : 1);
+	size_t got = 0;
+
+	if (!data)
+		return NULL;
+	while (got < len) {
+		ssize_t n = proxy_read(cc->proxy, data + got, len - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got == len)
+		r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
+	else
+		r = NULL;
+	if (!r) {
+		free(data);
+		proxy_end(cc->proxy, 502);
+		cc->proxy = NULL;
+	}
+	return r;
+}
+
 static enum MHD_Result finish_proxy(struct MHD_Connection *conn, struct conn_ctx *cc)
 {
 	const struct http_head *h;
@@ -267,16 +299,23 @@ static enum MHD_Result finish_proxy(struct MHD_Connection *conn, struct conn_ctx
 		cc->proxy = NULL;
 		return send_error(conn, status, buf_cstr(&cc->err_msg));
 	}
-	ps = malloc(sizeof(*ps));
-	if (!ps)
-		return MHD_NO;
-	ps->call = cc->proxy;
-	cc->proxy = NULL;
-	r = MHD_create_response_from_callback(len < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)len,
-					      STREAM_BLOCK, proxy_reader, ps, proxy_stream_free);
-	if (!r) {
-		proxy_stream_free(ps);
-		return MHD_NO;
+	if (len >= 0 && len <= (int64_t)SMALL_ANSWER) {
+		r = small_answer(cc, (size_t)len);
+		if (!r)
+			return send_error(conn, 502, "the replica broke off its answer");
+	} else {
+		ps = malloc(sizeof(*ps));
+		if (!ps)
+			return MHD_NO;
+		ps->call = cc->proxy;
+		r = MHD_create_response_from_callback(len < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)len,
+						      STREAM_BLOCK, proxy_reader, ps,
+						      proxy_stream_free);
+		if (!r) {
+			free(ps);
+			return MHD_NO;
+		}
+		cc->proxy = NULL;
 	}
 	for (i = 0; i < h->nhdrs; i++) {
 		const char *name = h->hdrs[i].name;
@@ -288,6 +327,11 @@ static enum MHD_Result finish_proxy(struct MHD_Connection *conn, struct conn_ctx
 	add_headers(r, extra);
 	ret = MHD_queue_response(conn, (unsigned)h->status, r);
 	MHD_destroy_response(r);
+	if (cc->proxy) {
+		/* A small answer: the body is in r already. */
+		proxy_end(cc->proxy, 0);
+		cc->proxy = NULL;
+	}
 	return ret;
 }
 
@@ -480,7 +524,7 @@ int server_start(struct gateway *gw, struct gw_server **out, struct buf *why)
 		MHD_OPTION_URI_LOG_CALLBACK, uri_logger, s,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(48 * 1024),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

@@ -167,8 +167,10 @@ static void *supervise(void *arg)
 			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 			continue;
 		}
-		/* Probe until it accepts, or it exits. */
+		/* Probe until it accepts, or it exits: every 2 ms at first, so
+		 * a fast upstream is ready within milliseconds, then every 50 ms. */
 		while (!atomic_load(&up->ready) && !atomic_load(&up->stopping)) {
+			int64_t wait = mono_ms() - started < 500 ? 2 : 50;
 			int fd = net_connect(up->cfg->upstream_host, up->cfg->upstream_port,
 					     mono_ms() + 500);
 			if (fd >= 0) {
@@ -178,7 +180,7 @@ static void *supervise(void *arg)
 					 up->cfg->upstream_port);
 				break;
 			}
-			if (spawn_wait_timeout(&up->proc, 50) == 0)
+			if (spawn_wait_timeout(&up->proc, wait) == 0)
 				break;
 		}
 		/* While it runs, probe it every healthcheck_interval: an
