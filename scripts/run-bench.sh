@@ -6,11 +6,12 @@
 #
 # Each section is a function named section_<name>; BENCH_SECTIONS picks which
 # run (default: all of them, in order). Knobs, all optional:
-#   BENCH_SECTIONS     "watchdog"
+#   BENCH_SECTIONS     "watchdog gateway async docker" (the default: all of them)
 #   BENCH_DURATION     seconds per measured run (default 5)
 #   BENCH_WARMUP       warmup requests before each run (default 200)
 #   BENCH_CONCURRENCY  concurrency levels (default "1 10 50")
 #   BENCH_BODY_SIZE    request body in bytes (default 256)
+#   BENCH_COLD_STARTS  calls from zero replicas per function (default 5)
 # The raw key=value lines of every run go to $O/bench/results.txt. See
 # docs/benchmarks.md for what each figure means. Everything started here is
 # stopped at exit. Exit status: 0 when every run produced figures, 1 if not,
@@ -28,11 +29,12 @@ O=$1
 BINDIR=$2
 LOADGEN=$O/bench/loadgen
 BASELINE=$O/bench/spawn_baseline
-SECTIONS=${BENCH_SECTIONS:-watchdog}
+SECTIONS=${BENCH_SECTIONS:-watchdog gateway async docker}
 DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-200}
 LEVELS=${BENCH_CONCURRENCY:-1 10 50}
 BODY_SIZE=${BENCH_BODY_SIZE:-256}
+COLD_STARTS=${BENCH_COLD_STARTS:-5}
 PYTHON=/usr/bin/python3
 
 for b in "$LOADGEN" "$BASELINE"; do
@@ -110,7 +112,8 @@ wait_status() {
     return 1
 }
 
-# proc_kb PID FIELD: a /proc/PID/status figure in kB (VmRSS, VmHWM).
+# proc_kb PID FIELD: a /proc/PID/status figure in kB (VmRSS, VmHWM,
+# RssFile).
 proc_kb() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null
 }
@@ -255,6 +258,479 @@ section_watchdog() {
         "$(mib "$rss_after") idle after the load (peak $(mib "$hwm"))"
     echo "watchdog rss_start_kb=$rss_start rss_after_kb=$rss_after hwm_kb=$hwm" >>"$RESULTS"
     stop_bg "$pid"
+}
+
+# ---- gateway helpers ---------------------------------------------------------
+
+# Set by section_gateway for the helpers below.
+GW_URL=
+GW_PASS=
+GW_PID=
+
+# gw_api METHOD PATH [JSON]: an authenticated API call; the body goes to
+# $WORK/api.out and the status code to stdout (000 when there was none).
+gw_api() {
+    local args=(-s -m 10 -o "$WORK/api.out" -w '%{http_code}' -u "admin:$GW_PASS" -X "$1")
+    [ $# -ge 3 ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    curl "${args[@]}" "$GW_URL$2" 2>/dev/null || true
+}
+
+# available NAME: the function's availableReplicas (0 when absent).
+available() {
+    local n
+    gw_api GET "/system/function/$1" >/dev/null
+    n=$(grep -o '"availableReplicas":[0-9]*' "$WORK/api.out" 2>/dev/null | cut -d: -f2)
+    echo "${n:-0}"
+}
+
+# wait_available NAME SECONDS: waits until NAME has a ready replica.
+wait_available() {
+    local deadline=$((SECONDS + $2))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        kill -0 "$GW_PID" 2>/dev/null || return 1
+        [ "$(available "$1")" -ge 1 ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# replicas_running: how many watchdogs the gateway has as children now.
+replicas_running() {
+    pgrep -P "$GW_PID" -x cfaas-watchdog 2>/dev/null | wc -l
+}
+
+# wait_no_replica NAME SECONDS: waits until no watchdog runs and NAME
+# reports no ready replica.
+wait_no_replica() {
+    local deadline=$((SECONDS + $2))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if [ "$(replicas_running)" -eq 0 ] && [ "$(available "$1")" -eq 0 ]; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# scale NAME N: asks for N replicas. 0 when the gateway took it.
+scale() {
+    local code
+    code=$(gw_api POST "/system/scale-function/$1" "{\"serviceName\":\"$1\",\"replicas\":$2}")
+    [ "${code:0:1}" = 2 ]
+}
+
+# wd_port NAME: the port of NAME's newest replica (its watchdog logs
+# "Listening on 127.0.0.1:PORT"), empty when there is none.
+wd_port() {
+    gw_api GET "/system/logs?name=$1&tail=200" >/dev/null
+    grep -o 'Listening on 127\.0\.0\.1:[0-9]*' "$WORK/api.out" 2>/dev/null | tail -n 1 |
+        cut -d: -f2
+}
+
+# cpu_ticks PID: user + system clock ticks the process has used so far.
+cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    stat=${stat##*) }
+    awk '{ print $12 + $13 }' <<<"$stat"
+}
+
+# us_per TICKS N: CPU microseconds per request.
+us_per() {
+    awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (n > 0) printf "%dus", t * 1e6 / hz / n; else printf "-" }'
+}
+
+# added A B: B - A microseconds as "+123us" or "+1.23ms" ("-" when one
+# is missing).
+added() {
+    if [ -z "$1" ] || [ -z "$2" ]; then
+        echo "-"
+        return
+    fi
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        d = b - a; s = d < 0 ? "-" : "+"; if (d < 0) d = -d
+        if (d < 1000) printf "%s%dus", s, d; else printf "%s%.2fms", s, d / 1000 }'
+}
+
+# compare_table LABEL NAME PORT: direct-to-watchdog and through-gateway runs
+# of function NAME (watchdog on PORT) at every concurrency level. Records
+# the http function's figures at 10 and 50 for the goals line.
+GOAL_P50=
+GOAL_RATIO=
+compare_table() {
+    local label=$1 name=$2 port=$3 c direct thru t0 t1 n r a
+    local hdr=(-H 'Content-Type: text/plain')
+
+    printf '\n   %5s  %10s %9s %9s  %10s %9s %9s  %9s %9s %9s  %8s  %s\n' \
+        conc "dir rps" "dir p50" "dir p99" "gw rps" "gw p50" "gw p99" gw/dir "+p50" \
+        "+p99" "gw cpu" "errors direct | gw"
+    for c in $LEVELS; do
+        measure "$label direct c=$c" "$LOADGEN" --url "http://127.0.0.1:$port/" -m POST \
+            -c "$c" -d "$DURATION" --warmup "$WARMUP" --body-size "$BODY_SIZE" \
+            --timeout 10 "${hdr[@]}"
+        direct=$MEASURED
+        t0=$(cpu_ticks "$GW_PID")
+        measure "$label gateway c=$c" "$LOADGEN" --url "$GW_URL/function/$name" -m POST \
+            -c "$c" -d "$DURATION" --warmup "$WARMUP" --body-size "$BODY_SIZE" \
+            --timeout 10 "${hdr[@]}"
+        thru=$MEASURED
+        t1=$(cpu_ticks "$GW_PID")
+        n=$(($(kv "$thru" requests) + WARMUP))
+        r=$(ratio "$(kv "$thru" rps)" "$(kv "$direct" rps)")
+        a=$(added "$(kv "$direct" p50_us)" "$(kv "$thru" p50_us)")
+        printf '   %5s  %10s %9s %9s  %10s %9s %9s  %9s %9s %9s  %8s  %s | %s\n' "$c" \
+            "$(kv "$direct" rps)" "$(lat "$(kv "$direct" p50_us)")" \
+            "$(lat "$(kv "$direct" p99_us)")" \
+            "$(kv "$thru" rps)" "$(lat "$(kv "$thru" p50_us)")" \
+            "$(lat "$(kv "$thru" p99_us)")" "$r" "$a" \
+            "$(added "$(kv "$direct" p99_us)" "$(kv "$thru" p99_us)")" \
+            "$(us_per $((t1 - t0)) "$n")" "$(errs "$direct")" "$(errs "$thru")"
+        echo "$label c=$c gw_cpu_ticks=$((t1 - t0)) calls=$n clk_tck=$(getconf CLK_TCK)" \
+            >>"$RESULTS"
+        if [ "$label" = gateway-http ] && { [ "$c" = 10 ] || [ "$c" = 50 ]; }; then
+            GOAL_P50+="${GOAL_P50:+, }c=$c $a"
+            GOAL_RATIO+="${GOAL_RATIO:+, }c=$c $r"
+        fi
+        if ! kill -0 "$GW_PID" 2>/dev/null; then
+            echo "   failed: the gateway died under load"
+            FAILED=1
+            return 1
+        fi
+    done
+}
+
+# cold_starts NAME: COLD_STARTS calls to NAME from zero replicas, each timed
+# from the request to the whole answer. Prints the median and the max. No
+# other function may have a replica: "zero" is checked as no watchdog child
+# of the gateway at all. NAME is left at zero replicas.
+cold_starts() {
+    local name=$1 _ out code secs ms list=() bad=0 sorted
+
+    for _ in $(seq "$COLD_STARTS"); do
+        if ! scale "$name" 0 || ! wait_no_replica "$name" 15; then
+            echo "   $name: could not scale to zero"
+            FAILED=1
+            return 1
+        fi
+        # Let the gateway finish with the old replica (directories, pipes).
+        sleep 0.2
+        out=$(curl -s -m 40 -o "$WORK/cold.out" -w '%{http_code} %{time_total}' \
+            -H 'Content-Type: text/plain' --data-binary 'cold' "$GW_URL/function/$name" \
+            2>/dev/null) || true
+        code=${out%% *}
+        secs=${out#* }
+        if [ "$code" != 200 ]; then
+            bad=$((bad + 1))
+            continue
+        fi
+        ms=$(awk -v s="$secs" 'BEGIN { printf "%.1f", s * 1000 }')
+        list+=("$ms")
+    done
+    echo "cold-start $name ms=${list[*]:-} failed=$bad" >>"$RESULTS"
+    # Leave no replica behind for the next function's calls from zero.
+    if ! scale "$name" 0 || ! wait_no_replica "$name" 15; then
+        echo "   $name: could not scale to zero"
+        FAILED=1
+    fi
+    if [ "${#list[@]}" -eq 0 ]; then
+        printf '   %-14s failed: no call from zero answered 200\n' "$name"
+        FAILED=1
+        return 1
+    fi
+    sorted=$(printf '%s\n' "${list[@]}" | sort -n)
+    printf '   %-14s median %s ms, max %s ms over %d call(s)%s  (all: %s)\n' "$name" \
+        "$(sed -n "$(((${#list[@]} + 1) / 2))p" <<<"$sorted")" "$(tail -n 1 <<<"$sorted")" \
+        "${#list[@]}" "$([ "$bad" -gt 0 ] && echo ", $bad failed")" "${list[*]}"
+    COLD_MEDIAN=$(sed -n "$(((${#list[@]} + 1) / 2))p" <<<"$sorted")
+}
+
+# The gateway in front of a function against the same function's watchdog
+# called directly, in the same run: a mode=http function backed by
+# bench/echo_upstream (the figures the goals are about), then a fork-mode
+# `cat` function for information. Then the gateway's idle RSS and calls
+# from zero replicas.
+section_gateway() {
+    local gw=$BINDIR/cfaas-gateway wd=$BINDIR/cfaas-watchdog echo_up=$O/bench/echo_upstream
+    local port uport data log http=bench-http fork=bench-cat hport fport _
+    local rss_start rss_deployed rss_after hwm spec file_start file_after
+    COLD_MEDIAN=
+    GOAL_P50=
+    GOAL_RATIO=
+
+    echo "== gateway vs the same function's watchdog called directly =="
+    echo "   POST $BODY_SIZE B, ${DURATION}s per run after $WARMUP warmup requests;" \
+        "+p50/+p99: latency the gateway adds;"
+    echo "   gw cpu: the gateway process's CPU time per call (its own threads only)"
+    for b in "$gw" "$wd" "$echo_up"; do
+        if [ ! -x "$b" ]; then
+            echo "   skipped: '$b' is not built (run 'make bin/cfaas-gateway" \
+                "bin/cfaas-watchdog bench-bins')"
+            FAILED=1
+            return
+        fi
+    done
+    gw=$(realpath "$gw")
+    wd=$(realpath "$wd")
+    echo_up=$(realpath "$echo_up")
+    port=$(free_port)
+    data=$WORK/gateway-data
+    log=$WORK/gateway.log
+    start_bg "$log" "$gw" --port "$port" --bind 127.0.0.1 --data-dir "$data" \
+        --watchdog "$wd" --no-queue-worker
+    GW_PID=$BG_PID
+    GW_URL=http://127.0.0.1:$port
+    if ! wait_status "$GW_URL/healthz" 200 20 "$GW_PID" ||
+        [ ! -s "$data/basic-auth-password" ]; then
+        echo "   failed: the gateway did not come up; its log:"
+        tail -n 20 "$log" | sed 's/^/     /'
+        FAILED=1
+        stop_bg "$GW_PID"
+        return
+    fi
+    GW_PASS=$(cat "$data/basic-auth-password")
+    sleep 0.5
+    rss_start=$(proc_kb "$GW_PID" VmRSS)
+    file_start=$(proc_kb "$GW_PID" RssFile)
+
+    # The upstream gets a port of its own; every replica of the function
+    # binds it, so the function keeps one replica.
+    uport=$(free_port)
+    spec="{\"service\":\"$http\",\"image\":\"bench\",\"envProcess\":\"$echo_up --port $uport"
+    spec+=" --max-seconds 900\",\"envVars\":{\"mode\":\"http\","
+    spec+="\"upstream_url\":\"http://127.0.0.1:$uport\"}}"
+    _=$(gw_api POST /system/functions "$spec")
+    _=$(gw_api POST /system/functions \
+        "{\"service\":\"$fork\",\"image\":\"bench\",\"envProcess\":\"cat\"}")
+    if ! wait_available "$http" 20 || ! wait_available "$fork" 20; then
+        echo "   failed: the functions did not become ready; the gateway's log:"
+        tail -n 20 "$log" | sed 's/^/     /'
+        FAILED=1
+        stop_bg "$GW_PID"
+        return
+    fi
+    hport=$(wd_port "$http")
+    fport=$(wd_port "$fork")
+    if [ -z "$hport" ] || [ -z "$fport" ]; then
+        echo "   failed: no 'Listening on' line in the replicas' logs"
+        FAILED=1
+        stop_bg "$GW_PID"
+        return
+    fi
+    sleep 0.5
+    rss_deployed=$(proc_kb "$GW_PID" VmRSS)
+
+    echo
+    echo "   $http: mode=http, bench/echo_upstream behind the watchdog (direct: 127.0.0.1:$hport)"
+    compare_table gateway-http "$http" "$hport" || { stop_bg "$GW_PID"; return; }
+    echo
+    echo "   $fork: fprocess=cat, one process per call (direct: 127.0.0.1:$fport)"
+    compare_table gateway-fork "$fork" "$fport" || { stop_bg "$GW_PID"; return; }
+
+    # Let the connections close and the request threads end.
+    sleep 1
+    rss_after=$(proc_kb "$GW_PID" VmRSS)
+    file_after=$(proc_kb "$GW_PID" RssFile)
+    hwm=$(proc_kb "$GW_PID" VmHWM)
+
+    echo
+    echo "   calls to a function at 0 replicas, request to whole answer (goal: under 50 ms):"
+    if scale "$http" 0 && scale "$fork" 0 && wait_no_replica "$http" 15 &&
+        wait_no_replica "$fork" 15; then
+        cold_starts "$fork"
+        cold_starts "$http"
+    else
+        echo "   failed: could not scale the functions to zero"
+        FAILED=1
+    fi
+
+    echo
+    echo "   gateway RSS (the gateway process alone; goal: idle under 10 MiB):"
+    echo "     $(mib "$rss_start") idle after start, $(mib "$rss_deployed") idle with" \
+        "2 functions deployed, $(mib "$rss_after") idle after the load" \
+        "(peak $(mib "$hwm"))"
+    echo "     of which shared library pages (RssFile): $(mib "$file_start") after start," \
+        "$(mib "$file_after") after the load; the rest is the gateway's own memory"
+    echo "gateway rss_start_kb=$rss_start rss_deployed_kb=$rss_deployed" \
+        "rss_after_kb=$rss_after hwm_kb=$hwm file_start_kb=$file_start" \
+        "file_after_kb=$file_after" >>"$RESULTS"
+    echo
+    echo "   goals for $http: +p50 under 100us: ${GOAL_P50:-not measured};" \
+        "gw/dir at least 0.90x: ${GOAL_RATIO:-not measured};"
+    echo "     idle RSS under 10 MiB: $(mib "$rss_start") after start," \
+        "$(mib "$rss_after") after the load;" \
+        "from zero under 50 ms: ${COLD_MEDIAN:-n/a} ms median"
+    stop_bg "$GW_PID"
+}
+
+# ---- docker provider -----------------------------------------------------------
+
+# docker_cold_start URL NAME SPEC: deploys SPEC through the gateway at URL
+# (auth admin:$GW_PASS) and prints the milliseconds from the deploy request
+# to the first 200 answer of NAME, then removes NAME. Empty on failure.
+docker_cold_start() {
+    local url=$1 name=$2 spec=$3 t0 t1 code _
+    t0=$(date +%s%N)
+    code=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -u "admin:$GW_PASS" \
+        -H 'Content-Type: application/json' --data-binary "$spec" \
+        "$url/system/functions" 2>/dev/null) || true
+    if [ "${code:0:1}" = 2 ]; then
+        for _ in $(seq 600); do
+            code=$(curl -s -m 40 -o /dev/null -w '%{http_code}' --data-binary cold \
+                "$url/function/$name" 2>/dev/null) || true
+            [ "$code" = 200 ] && break
+            sleep 0.05
+        done
+        t1=$(date +%s%N)
+        [ "$code" = 200 ] && awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e6 }'
+    fi
+    curl -s -m 60 -o /dev/null -u "admin:$GW_PASS" -X DELETE \
+        -H 'Content-Type: application/json' --data-binary "{\"functionName\":\"$name\"}" \
+        "$url/system/functions" 2>/dev/null || true
+}
+
+# median LIST...: the middle value of numbers (empty when none).
+median() {
+    [ $# -gt 0 ] || return 0
+    printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"
+}
+
+# The docker provider (containers through Podman's Docker Engine API)
+# against the process provider, in the same run, with the same function
+# (fprocess=cat): deploy to the first answer (the cold start of a new
+# replica), then requests per second through each gateway.
+section_docker() {
+    local gw=$BINDIR/cfaas-gateway wd sock dport pport ddata pdata dlog plog dpid ppid
+    local spid image ctx code c d p i dcold=() pcold=() ms name _
+    local setup=scripts/podman-setup.sh
+
+    echo "== docker provider (Podman) vs process provider, same function (fprocess=cat) =="
+    echo "   cold start: deploy request to the first 200 answer; then POST $BODY_SIZE B" \
+        "through the gateway, ${DURATION}s per run"
+    # Images need a static watchdog: the sanitizer build's is dynamic.
+    wd=bin/cfaas-watchdog
+    if [ ! -x "$gw" ] || [ ! -x "$wd" ]; then
+        echo "   skipped: '$gw' or '$wd' is not built (run 'make')"
+        FAILED=1
+        return
+    fi
+    gw=$(realpath "$gw")
+    sock=$WORK/podman.sock
+    if ! spid=$("$setup" "$sock" "$WORK/podman-setup.log"); then
+        echo "   skipped: podman cannot run here (scripts/podman-setup.sh failed):"
+        tail -n 5 "$WORK/podman-setup.log" | sed 's/^/     /'
+        return
+    fi
+    [ -n "$spid" ] && PIDS+=("$spid")
+
+    image=cfaas-bench-$$/cat:latest
+    ctx=$WORK/docker-ctx
+    mkdir -p "$ctx"
+    cp "$wd" "$ctx/cfaas-watchdog"
+    printf '%s\n' 'FROM cfaas/busybox:latest' 'COPY cfaas-watchdog /usr/bin/cfaas-watchdog' \
+        'ENV fprocess=cat' 'CMD ["/usr/bin/cfaas-watchdog"]' >"$ctx/Dockerfile"
+    code=$(tar -C "$ctx" -cf - . | curl -s -m 300 -o "$WORK/build.out" -w '%{http_code}' \
+        --unix-socket "$sock" -H 'Content-Type: application/x-tar' --data-binary @- \
+        "http://d/build?rm=1&t=$image" 2>/dev/null) || true
+    if [ "$code" != 200 ] || grep -q '"error"' "$WORK/build.out"; then
+        echo "   failed: cannot build the image '$image':"
+        tail -c 600 "$WORK/build.out" | sed 's/^/     /'
+        FAILED=1
+        return
+    fi
+
+    dport=$(free_port)
+    ddata=$WORK/docker-gw-data
+    dlog=$WORK/docker-gw.log
+    start_bg "$dlog" "$gw" --port "$dport" --bind 127.0.0.1 --data-dir "$ddata" \
+        --provider docker --docker-socket "$sock" --no-queue-worker
+    dpid=$BG_PID
+    pport=$(free_port)
+    pdata=$WORK/process-gw-data
+    plog=$WORK/process-gw.log
+    start_bg "$plog" "$gw" --port "$pport" --bind 127.0.0.1 --data-dir "$pdata" \
+        --watchdog "$(realpath "$wd")" --no-queue-worker
+    ppid=$BG_PID
+    if ! wait_status "http://127.0.0.1:$dport/healthz" 200 20 "$dpid" ||
+        ! wait_status "http://127.0.0.1:$pport/healthz" 200 20 "$ppid"; then
+        echo "   failed: a gateway did not come up; their logs:"
+        tail -n 10 "$dlog" "$plog" | sed 's/^/     /'
+        FAILED=1
+        stop_bg "$dpid"
+        stop_bg "$ppid"
+        curl -s -o /dev/null --unix-socket "$sock" -X DELETE "http://d/images/$image?force=1"
+        return
+    fi
+
+    echo
+    for i in $(seq "$COLD_STARTS"); do
+        GW_PASS=$(cat "$ddata/basic-auth-password")
+        name=bench-docker-$i
+        ms=$(docker_cold_start "http://127.0.0.1:$dport" "$name" \
+            "{\"service\":\"$name\",\"image\":\"$image\"}")
+        [ -n "$ms" ] && dcold+=("$ms")
+        GW_PASS=$(cat "$pdata/basic-auth-password")
+        name=bench-process-$i
+        ms=$(docker_cold_start "http://127.0.0.1:$pport" "$name" \
+            "{\"service\":\"$name\",\"image\":\"bench\",\"envProcess\":\"cat\"}")
+        [ -n "$ms" ] && pcold+=("$ms")
+    done
+    echo "docker cold_start_ms=${dcold[*]:-} process_cold_start_ms=${pcold[*]:-}" >>"$RESULTS"
+    printf '   cold start, docker:  median %s ms over %d deploy(s)  (all: %s)\n' \
+        "$(median "${dcold[@]}")" "${#dcold[@]}" "${dcold[*]:-}"
+    printf '   cold start, process: median %s ms over %d deploy(s)  (all: %s)\n' \
+        "$(median "${pcold[@]}")" "${#pcold[@]}" "${pcold[*]:-}"
+    if [ "${#dcold[@]}" -eq 0 ] || [ "${#pcold[@]}" -eq 0 ]; then
+        FAILED=1
+    fi
+
+    # One replica of each, then the load.
+    GW_PASS=$(cat "$ddata/basic-auth-password")
+    GW_URL=http://127.0.0.1:$dport
+    GW_PID=$dpid
+    _=$(gw_api POST /system/functions "{\"service\":\"bench-cat\",\"image\":\"$image\"}")
+    wait_available bench-cat 60 || { echo "   failed: no docker replica"; FAILED=1; }
+    GW_PASS=$(cat "$pdata/basic-auth-password")
+    GW_URL=http://127.0.0.1:$pport
+    GW_PID=$ppid
+    _=$(gw_api POST /system/functions \
+        '{"service":"bench-cat","image":"bench","envProcess":"cat"}')
+    wait_available bench-cat 20 || { echo "   failed: no process replica"; FAILED=1; }
+
+    printf '\n   %5s  %10s %9s %9s  %10s %9s %9s  %8s  %s\n' \
+        conc "proc rps" "proc p50" "proc p99" "dock rps" "dock p50" "dock p99" "dock/proc" \
+        "errors process | docker"
+    for c in $LEVELS; do
+        measure "docker-process c=$c" "$LOADGEN" --url "http://127.0.0.1:$pport/function/bench-cat" \
+            -m POST -c "$c" -d "$DURATION" --warmup "$WARMUP" --body-size "$BODY_SIZE" \
+            --timeout 10 -H 'Content-Type: text/plain'
+        p=$MEASURED
+        measure "docker-container c=$c" "$LOADGEN" --url "http://127.0.0.1:$dport/function/bench-cat" \
+            -m POST -c "$c" -d "$DURATION" --warmup "$WARMUP" --body-size "$BODY_SIZE" \
+            --timeout 10 -H 'Content-Type: text/plain'
+        d=$MEASURED
+        printf '   %5s  %10s %9s %9s  %10s %9s %9s  %8s  %s | %s\n' "$c" \
+            "$(kv "$p" rps)" "$(lat "$(kv "$p" p50_us)")" "$(lat "$(kv "$p" p99_us)")" \
+            "$(kv "$d" rps)" "$(lat "$(kv "$d" p50_us)")" "$(lat "$(kv "$d" p99_us)")" \
+            "$(ratio "$(kv "$d" rps)" "$(kv "$p" rps)")" "$(errs "$p")" "$(errs "$d")"
+    done
+
+    # Remove the containers, then stop the gateways and drop the image.
+    GW_PASS=$(cat "$ddata/basic-auth-password")
+    GW_URL=http://127.0.0.1:$dport
+    GW_PID=$dpid
+    _=$(gw_api DELETE /system/functions '{"functionName":"bench-cat"}')
+    stop_bg "$dpid"
+    stop_bg "$ppid"
+    curl -s -o /dev/null -m 60 --unix-socket "$sock" -X DELETE "http://d/images/$image?force=1"
+}
+
+# Async accept rate against raw JetStream publishes, and calls completed
+# end to end through the queue worker (scripts/bench-async.sh).
+section_async() {
+    if ! "$(dirname "$0")/bench-async.sh" "$O" "$BINDIR"; then
+        FAILED=1
+    fi
 }
 
 # ---- main --------------------------------------------------------------------
