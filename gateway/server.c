@@ -118,6 +118,15 @@ static const char *header(struct conn_ctx *cc, const char *name)
 	return NULL;
 }
 
+/* While the gateway drains, every answer closes its connection. */
+static enum MHD_Result queue(struct MHD_Connection *conn, struct gw_server *srv, int status,
+			     struct MHD_Response *r)
+{
+	if (srv && srv->gw->stopping)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return MHD_queue_response(conn, (unsigned)status, r);
+}
+
 /* Adds "Name: value\r\n" lines to an MHD response. */
 static void add_headers(struct MHD_Response *r, const char *lines)
 {
@@ -147,7 +156,8 @@ static void add_headers(struct MHD_Response *r, const char *lines)
 	}
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const char *text,
+static enum MHD_Result send_text(struct MHD_Connection *conn, struct gw_server *srv, int status,
+				 const char *text,
 				 const char *extra_headers)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
@@ -158,17 +168,18 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const 
 		return MHD_NO;
 	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
 	add_headers(r, extra_headers);
-	ret = MHD_queue_response(conn, (unsigned)status, r);
+	ret = queue(conn, srv, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *conn, int status, const char *msg)
+static enum MHD_Result send_error(struct MHD_Connection *conn, struct gw_server *srv, int status,
+				  const char *msg)
 {
 	char text[1200];
 
 	snprintf(text, sizeof(text), "%s\n", msg);
-	return send_text(conn, status, text,
+	return send_text(conn, srv, status, text,
 			 status == 401 ? "WWW-Authenticate: Basic realm=\"Restricted\"\r\n" : NULL);
 }
 
@@ -196,7 +207,8 @@ static void stream_free(void *cls)
 }
 
 /* Turns a handler's gw_resp into an MHD response and queues it. */
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct gw_resp *resp)
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct gw_server *srv,
+				 struct gw_resp *resp)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -222,7 +234,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct gw_resp *re
 	if (resp->content_type)
 		MHD_add_response_header(r, "Content-Type", resp->content_type);
 	add_headers(r, buf_cstr(&resp->headers));
-	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	ret = queue(conn, srv, resp->status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -297,12 +309,12 @@ static enum MHD_Result finish_proxy(struct MHD_Connection *conn, struct conn_ctx
 	if (status) {
 		proxy_end(cc->proxy, status);
 		cc->proxy = NULL;
-		return send_error(conn, status, buf_cstr(&cc->err_msg));
+		return send_error(conn, cc->srv, status, buf_cstr(&cc->err_msg));
 	}
 	if (len >= 0 && len <= (int64_t)SMALL_ANSWER) {
 		r = small_answer(cc, (size_t)len);
 		if (!r)
-			return send_error(conn, 502, "the replica broke off its answer");
+			return send_error(conn, cc->srv, 502, "the replica broke off its answer");
 	} else {
 		ps = malloc(sizeof(*ps));
 		if (!ps)
@@ -325,7 +337,7 @@ static enum MHD_Result finish_proxy(struct MHD_Connection *conn, struct conn_ctx
 		MHD_add_response_header(r, name, h->hdrs[i].value);
 	}
 	add_headers(r, extra);
-	ret = MHD_queue_response(conn, (unsigned)h->status, r);
+	ret = queue(conn, cc->srv, h->status, r);
 	MHD_destroy_response(r);
 	if (cc->proxy) {
 		/* A small answer: the body is in r already. */
@@ -361,27 +373,32 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct conn_ctx *cc,
 	char allow[128];
 
 	cc->started = true;
+	/* Draining: a request that arrives now (on a kept-alive connection)
+	 * is not started; closing without an answer tells the client, as a
+	 * refused connection would, that nothing was done. */
+	if (gw->stopping)
+		return MHD_NO;
 	atomic_fetch_add(&cc->srv->active, 1);
 	cc->counted = true;
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, cc);
 	if (cc->too_many_hdrs)
-		return send_error(conn, 431, "too many request headers");
+		return send_error(conn, cc->srv, 431, "too many request headers");
 	client_addr(conn, cc->remote, sizeof(cc->remote));
 	cc->path = strdup(url);
 	if (!cc->path || !cc->uri)
 		return MHD_NO;
 	cc->route = routes_match(cc->path, &cc->arg);
 	if (!cc->route)
-		return send_error(conn, 404, "not found");
+		return send_error(conn, cc->srv, 404, "not found");
 	if (!(cc->route->methods & routes_method_bit(method))) {
 		char hdr[160];
 		routes_allow(cc->route, allow, sizeof(allow));
 		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-		return send_text(conn, 405, "method not allowed\n", hdr);
+		return send_text(conn, cc->srv, 405, "method not allowed\n", hdr);
 	}
 	if (cc->route->auth && gw->cfg.auth &&
 	    !auth_check(header(cc, "Authorization"), gw->auth_user, gw->auth_password))
-		return send_error(conn, 401, "unauthorized: use basic auth with the gateway's credentials");
+		return send_error(conn, cc->srv, 401, "unauthorized: use basic auth with the gateway's credentials");
 	cl = header(cc, "Content-Length");
 	te = header(cc, "Transfer-Encoding");
 	if (cl)
@@ -393,7 +410,7 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct conn_ctx *cc,
 		char msg[128];
 		snprintf(msg, sizeof(msg), "request body exceeds the limit of %llu bytes",
 			 (unsigned long long)cap);
-		return send_error(conn, 413, msg);
+		return send_error(conn, cc->srv, 413, msg);
 	}
 	buf_init(&cc->body, cap);
 	if (cc->route->kind == ROUTE_PROXY) {
@@ -404,7 +421,7 @@ static enum MHD_Result begin(struct MHD_Connection *conn, struct conn_ctx *cc,
 		};
 		int status = proxy_begin(gw, &pr, &cc->proxy, &cc->err_msg);
 		if (status)
-			return send_error(conn, status, buf_cstr(&cc->err_msg));
+			return send_error(conn, cc->srv, status, buf_cstr(&cc->err_msg));
 	}
 	return MHD_YES;
 }
@@ -446,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (cc->err_status)
-		return send_error(conn, cc->err_status, buf_cstr(&cc->err_msg));
+		return send_error(conn, cc->srv, cc->err_status, buf_cstr(&cc->err_msg));
 	if (cc->proxy)
 		return finish_proxy(conn, cc);
 	q = strchr(cc->uri, '?');
@@ -471,7 +488,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		async_submit(&req, &resp);
 	else
 		cc->route->handler(&req, &resp);
-	ret = send_resp(conn, &resp);
+	ret = send_resp(conn, cc->srv, &resp);
 	gw_resp_release(&resp);
 	return ret;
 }
