@@ -58,9 +58,18 @@ WORKER_LIB := $(O)/libqueue-worker.a
 CLI_LIB := $(O)/libcli.a
 LIBS := $(GATEWAY_LIB) $(WORKER_LIB) $(CLI_LIB) $(WATCHDOG_LIB) $(COMMON_LIB)
 
+# The admin UI: tools/embed turns every file under ui/ into a C table
+# (gateway/ui.h) that goes into the gateway's library, so the binary
+# carries the page. The folder is a prerequisite too: adding or removing a
+# file regenerates the table.
+EMBED := $(O)/tools/embed
+UI_FILES := $(shell find ui -type f ! -name '.*' 2>/dev/null | LC_ALL=C sort)
+UI_GEN := $(O)/gen/ui_assets.c
+UI_OBJ := $(O)/gen/ui_assets.o
+
 $(COMMON_LIB): $(call lib_objs,common)
 $(WATCHDOG_LIB): $(call lib_objs,watchdog)
-$(GATEWAY_LIB): $(call lib_objs,gateway)
+$(GATEWAY_LIB): $(call lib_objs,gateway) $(UI_OBJ)
 $(WORKER_LIB): $(call lib_objs,queue-worker)
 $(CLI_LIB): $(call lib_objs,cli)
 
@@ -84,6 +93,20 @@ $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(EMBED): $(O)/tools/embed.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^
+
+$(UI_GEN): $(EMBED) $(UI_FILES) ui
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)$(EMBED) $@ ui $(UI_FILES)
+
+$(UI_OBJ): $(UI_GEN)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) -iquote gateway $(ALL_CFLAGS) -c -o $@ $<
 
 BINARIES :=
 ifneq ($(wildcard watchdog/main.c),)

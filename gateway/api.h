@@ -22,5 +22,9 @@ void api_calls(struct gw_req *req, struct gw_resp *resp);
 void api_call(struct gw_req *req, struct gw_resp *resp);
 /* PUT /system/bundles/IMAGE (api_bundles.c): a function bundle (tar.gz). */
 void api_bundles(struct gw_req *req, struct gw_resp *resp);
+/* GET /system/stats (api_stats.c): per-function call and 5xx totals. */
+void api_stats(struct gw_req *req, struct gw_resp *resp);
+/* GET /ui/ASSET (ui.c): the admin UI built into the binary; /ui redirects. */
+void api_ui(struct gw_req *req, struct gw_resp *resp);
 
 #endif

@@ -183,6 +183,9 @@ int main(int argc, char **argv)
 	sigwait(&sigs, &sig);
 	LOG_INFO("%s received: draining", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	gw.stopping = 1;
+	/* No new connections from here on: a client (the queue worker among
+	 * them) sees a refused connection, which it knows is safe to retry. */
+	server_quiesce(srv);
 	autoscale_stop(scaler);
 	/* The embedded queue worker finishes its calls while the server runs. */
 	async_stop(&gw);

@@ -35,6 +35,7 @@
 struct gw_server {
 	struct MHD_Daemon *d;
 	struct gateway *gw;
+	bool quiesced;
 	atomic_int active;            /* requests being answered */
 };
 
@@ -544,7 +545,6 @@ int server_start(struct gateway *gw, struct gw_server **out, struct buf *why)
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(48 * 1024),
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)4000,
 		MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
@@ -557,16 +557,25 @@ int server_start(struct gateway *gw, struct gw_server **out, struct buf *why)
 	return 0;
 }
 
-void server_stop(struct gw_server *s, int64_t timeout_ms)
+void server_quiesce(struct gw_server *s)
 {
-	int64_t deadline = mono_ms() + timeout_ms;
 	MHD_socket lfd;
 
-	if (!s)
+	if (!s || s->quiesced)
 		return;
+	s->quiesced = true;
 	lfd = MHD_quiesce_daemon(s->d);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
+}
+
+void server_stop(struct gw_server *s, int64_t timeout_ms)
+{
+	int64_t deadline = mono_ms() + timeout_ms;
+
+	if (!s)
+		return;
+	server_quiesce(s);
 	while (atomic_load(&s->active) > 0 && mono_ms() < deadline) {
 		struct timespec ts = { 0, 10 * 1000000 };
 		nanosleep(&ts, NULL);
