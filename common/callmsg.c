@@ -23,49 +23,12 @@
 
 /* ---- reasons ------------------------------------------------------------ */
 
-/* Copies s for quoting in a reason: control characters become '?', long
- * values are cut and marked "...". dst holds QUOTE_MAX + 4 bytes. */
-static const char *quote(const char *s, char *dst)
-{
-	size_t i, n = 0;
-
-	if (!s)
-		s = "";
-	for (i = 0; s[i] && n < QUOTE_MAX; i++) {
-		unsigned char c = (unsigned char)s[i];
-		dst[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	if (s[i]) {
-		while (n > 0 && ((unsigned char)dst[n - 1] & 0xc0) == 0x80)
-			n--;
-		if (n > 0 && (unsigned char)dst[n - 1] >= 0xc0)
-			n--;
-		memcpy(dst + n, "...", 3);
-		n += 3;
-	}
-	dst[n] = '\0';
-	return dst;
-}
-
-static int fail(struct buf *why, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct buf *why, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		buf_reset(why);
-		va_start(ap, fmt);
-		(void)buf_vprintf(why, fmt, ap);
-		va_end(ap);
-	}
-	return code;
-}
-
 static int fail_type(struct buf *why, const char *field, const char *want)
 {
-	return fail(why, -ERR_INVALID, "invalid '%s': must be %s", field, want);
+	char q[QUOTE_MAX + 4];
+
+	return wire_fail(why, -ERR_INVALID, "invalid '%s': must be %s",
+			 wire_quote(field, q, QUOTE_MAX), want);
 }
 
 /* ---- statuses ------------------------------------------------------------- */
@@ -128,9 +91,9 @@ int callmsg_id_check(const char *id, struct buf *why)
 	}
 	if (id && i > 0 && i <= CALLMSG_ID_MAX && id[i] == '\0')
 		return 0;
-	return fail(why, -ERR_INVALID,
+	return wire_fail(why, -ERR_INVALID,
 		    "invalid call id '%s': use 1-%d characters of A-Z, a-z, 0-9, '-' and '_'",
-		    quote(id, q), CALLMSG_ID_MAX);
+		    wire_quote(id, q, QUOTE_MAX), CALLMSG_ID_MAX);
 }
 
 int callmsg_url_check(const char *url, struct buf *why)
@@ -142,33 +105,34 @@ int callmsg_url_check(const char *url, struct buf *why)
 	if (why)
 		buf_reset(why);
 	if (!url)
-		return fail(why, -ERR_INVALID, "invalid callback URL: empty");
+		return wire_fail(why, -ERR_INVALID, "invalid callback URL: empty");
 	n = strlen(url);
 	if (n > CALLMSG_URL_MAX)
-		return fail(why, -ERR_INVALID, "invalid callback URL: longer than %d bytes",
+		return wire_fail(why, -ERR_INVALID, "invalid callback URL: longer than %d bytes",
 			    CALLMSG_URL_MAX);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)url[i];
 		if (c <= 0x20 || c == 0x7f)
-			return fail(why, -ERR_INVALID,
+			return wire_fail(why, -ERR_INVALID,
 				    "invalid callback URL '%s': spaces and control characters are not allowed",
-				    quote(url, q));
+				    wire_quote(url, q, QUOTE_MAX));
 	}
 	if (!strncasecmp(url, "http://", 7))
 		host = url + 7;
 	else if (!strncasecmp(url, "https://", 8))
 		host = url + 8;
 	else
-		return fail(why, -ERR_INVALID, "invalid callback URL '%s': must start with http:// or https://",
-			    quote(url, q));
+		return wire_fail(why, -ERR_INVALID, "invalid callback URL '%s': must start with http:// or https://",
+			    wire_quote(url, q, QUOTE_MAX));
 	end = host + strcspn(host, "/?#");
 	if (memchr(host, '@', (size_t)(end - host)))
 		host = (const char *)memchr(host, '@', (size_t)(end - host)) + 1;
 	if (end == host || *host == ':')
-		return fail(why, -ERR_INVALID, "invalid callback URL '%s': no host", quote(url, q));
+		return wire_fail(why, -ERR_INVALID, "invalid callback URL '%s': no host",
+				 wire_quote(url, q, QUOTE_MAX));
 	if (*host == '[' && !memchr(host, ']', (size_t)(end - host)))
-		return fail(why, -ERR_INVALID, "invalid callback URL '%s': bad IPv6 address",
-			    quote(url, q));
+		return wire_fail(why, -ERR_INVALID, "invalid callback URL '%s': bad IPv6 address",
+			    wire_quote(url, q, QUOTE_MAX));
 	{
 		/* A port, when given, is 1-65535. */
 		const char *colon = NULL, *p;
@@ -190,8 +154,8 @@ int callmsg_url_check(const char *url, struct buf *why)
 				port = port * 10 + (*p - '0');
 			}
 			if (p == colon + 1 || port < 1 || port > 65535)
-				return fail(why, -ERR_INVALID, "invalid callback URL '%s': bad port",
-					    quote(url, q));
+				return wire_fail(why, -ERR_INVALID, "invalid callback URL '%s': bad port",
+					    wire_quote(url, q, QUOTE_MAX));
 		}
 	}
 	return 0;
@@ -377,21 +341,21 @@ static int get_hdrs(const json_t *obj, const char *key, struct callmsg_hdrs *out
 	json_object_foreach((json_t *)v, name, val) {
 		size_t i, n = json_is_array(val) ? json_array_size(val) : 1;
 		if (!*name || strcspn(name, " \t\r\n:") != strlen(name))
-			return fail(why, -ERR_INVALID, "invalid '%s': bad header name '%s'", key,
-				    quote(name, q));
+			return wire_fail(why, -ERR_INVALID, "invalid '%s': bad header name '%s'", key,
+				    wire_quote(name, q, QUOTE_MAX));
 		if (!json_is_array(val) && !json_is_string(val))
-			return fail(why, -ERR_INVALID, "invalid '%s': header '%s' must be a list of strings",
-				    key, quote(name, q));
+			return wire_fail(why, -ERR_INVALID, "invalid '%s': header '%s' must be a list of strings",
+				    key, wire_quote(name, q, QUOTE_MAX));
 		for (i = 0; i < n; i++) {
 			const json_t *s = json_is_array(val) ? json_array_get(val, i) : val;
 			if (!json_is_string(s) ||
 			    has_crlf(json_string_value(s), json_string_length(s)))
-				return fail(why, -ERR_INVALID,
+				return wire_fail(why, -ERR_INVALID,
 					    "invalid '%s': header '%s' must be a list of one-line strings",
-					    key, quote(name, q));
+					    key, wire_quote(name, q, QUOTE_MAX));
 			rc = callmsg_hdrs_add(out, name, json_string_value(s));
 			if (rc)
-				return fail(why, rc, "out of memory");
+				return wire_fail(why, rc, "out of memory");
 		}
 	}
 	return 0;
@@ -443,17 +407,17 @@ static int load_object(const char *text, size_t len, json_t **out, struct buf *w
 
 	*out = NULL;
 	if (!text || len == 0)
-		return fail(why, -ERR_PARSE, "malformed JSON: the message is empty");
+		return wire_fail(why, -ERR_PARSE, "malformed JSON: the message is empty");
 	root = json_loadb(text, len, 0, &err);
 	if (!root) {
 		if (json_error_code(&err) == json_error_out_of_memory)
-			return fail(why, -ENOMEM, "out of memory");
-		return fail(why, -ERR_PARSE, "malformed JSON: %.80s at line %d column %d", err.text,
+			return wire_fail(why, -ENOMEM, "out of memory");
+		return wire_fail(why, -ERR_PARSE, "malformed JSON: %.80s at line %d column %d", err.text,
 			    err.line, err.column);
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return fail(why, -ERR_INVALID, "invalid message: must be a JSON object");
+		return wire_fail(why, -ERR_INVALID, "invalid message: must be a JSON object");
 	}
 	*out = root;
 	return 0;
@@ -470,7 +434,7 @@ static int get_str(const json_t *obj, const char *key, char **out, struct buf *w
 	if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v)))
 		return fail_type(why, key, "a string");
 	*out = strdup(json_string_value(v));
-	return *out ? 0 : fail(why, -ENOMEM, "out of memory");
+	return *out ? 0 : wire_fail(why, -ENOMEM, "out of memory");
 }
 
 static int need_str(const json_t *obj, const char *key, char **out, struct buf *why)
@@ -478,7 +442,7 @@ static int need_str(const json_t *obj, const char *key, char **out, struct buf *
 	int rc = get_str(obj, key, out, why);
 
 	if (!rc && !*out)
-		return fail(why, -ERR_INVALID, "missing '%s'", key);
+		return wire_fail(why, -ERR_INVALID, "missing '%s'", key);
 	return rc;
 }
 
@@ -494,7 +458,7 @@ static int get_int(const json_t *obj, const char *key, int lo, int hi, int *out,
 		return fail_type(why, key, "an integer");
 	x = json_integer_value(v);
 	if (x < lo || x > hi)
-		return fail(why, -ERR_INVALID, "invalid '%s': %lld is out of range", key, (long long)x);
+		return wire_fail(why, -ERR_INVALID, "invalid '%s': %lld is out of range", key, (long long)x);
 	*out = (int)x;
 	return 0;
 }
@@ -508,8 +472,8 @@ static int get_time(const json_t *obj, const char *key, int64_t *out, struct buf
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v) || callmsg_time_parse(json_string_value(v), out))
-		return fail(why, -ERR_INVALID, "invalid '%s' '%s': must be an RFC 3339 time", key,
-			    quote(json_string_value(v), q));
+		return wire_fail(why, -ERR_INVALID, "invalid '%s' '%s': must be an RFC 3339 time", key,
+			    wire_quote(json_string_value(v), q, QUOTE_MAX));
 	return 0;
 }
 
@@ -534,7 +498,7 @@ static int get_b64(const json_t *obj, const char *key, unsigned char **out, size
 	if (rc) {
 		buf_release(&b);
 		return rc == -ERR_PARSE ? fail_type(why, key, "a base64 string") :
-					  fail(why, rc, "out of memory");
+					  wire_fail(why, rc, "out of memory");
 	}
 	*out = (unsigned char *)buf_detach(&b, len);
 	if (present)
@@ -582,13 +546,6 @@ static int set_b64(json_t *o, const char *key, const void *data, size_t len)
 	return rc;
 }
 
-static int dump_built(int rc, json_t *j, struct buf *out)
-{
-	if (!rc)
-		rc = wire_json_dump(j, out);
-	json_decref(j);
-	return rc;
-}
 
 /* ---- call message --------------------------------------------------------- */
 
@@ -668,7 +625,7 @@ static int get_retry(const json_t *obj, const char *key, struct wire_map *out, s
 		if (!json_is_string(val))
 			return fail_type(why, key, "an object of strings");
 		if (map_add(out, k, json_string_value(val)))
-			return fail(why, -ENOMEM, "out of memory");
+			return wire_fail(why, -ENOMEM, "out of memory");
 	}
 	return 0;
 }
@@ -688,14 +645,14 @@ static int callmsg_validate(const struct callmsg *m, struct buf *why)
 		if (!isupper((unsigned char)m->method[i]))
 			break;
 	if (i == 0 || i > METHOD_MAX || m->method[i])
-		return fail(why, -ERR_INVALID, "invalid 'method' '%s'", quote(m->method, q));
+		return wire_fail(why, -ERR_INVALID, "invalid 'method' '%s'", wire_quote(m->method, q, QUOTE_MAX));
 	if (m->path[0] && m->path[0] != '/')
-		return fail(why, -ERR_INVALID, "invalid 'path' '%s': must start with '/'",
-			    quote(m->path, q));
+		return wire_fail(why, -ERR_INVALID, "invalid 'path' '%s': must start with '/'",
+			    wire_quote(m->path, q, QUOTE_MAX));
 	for (i = 0; m->query[i]; i++) {
 		unsigned char c = (unsigned char)m->query[i];
 		if (c <= 0x20 || c == 0x7f || c == '#')
-			return fail(why, -ERR_INVALID, "invalid 'query' '%s'", quote(m->query, q));
+			return wire_fail(why, -ERR_INVALID, "invalid 'query' '%s'", wire_quote(m->query, q, QUOTE_MAX));
 	}
 	if (m->callback_url && (rc = callmsg_url_check(m->callback_url, why)))
 		return rc;
@@ -736,7 +693,7 @@ int callmsg_parse(const char *text, size_t len, struct callmsg *out, struct buf 
 	    (!out->path && !(out->path = strdup(""))) ||
 	    (!out->query && !(out->query = strdup(""))) ||
 	    (!out->body && !(out->body = calloc(1, 1)))) {
-		fail(why, rc, "out of memory");
+		wire_fail(why, rc, "out of memory");
 		goto out;
 	}
 	rc = callmsg_validate(out, why);
@@ -790,7 +747,7 @@ int callmsg_dump(const struct callmsg *m, struct buf *out)
 			rc = set_str(r, m->retry.items[i].key, m->retry.items[i].value);
 	}
 	json_decref(h);
-	return dump_built(rc, o, out);
+	return wire_dump_built(rc, o, out);
 }
 
 /* ---- reports -------------------------------------------------------------- */
@@ -813,10 +770,10 @@ static int get_status(const json_t *obj, const char *key, bool required,
 	char q[QUOTE_MAX + 4];
 
 	if (!v || json_is_null(v))
-		return required ? fail(why, -ERR_INVALID, "missing '%s'", key) : 0;
+		return required ? wire_fail(why, -ERR_INVALID, "missing '%s'", key) : 0;
 	if (!json_is_string(v) || callmsg_status_parse(json_string_value(v), out))
-		return fail(why, -ERR_INVALID, "invalid '%s' '%s'", key,
-			    quote(json_string_value(v), q));
+		return wire_fail(why, -ERR_INVALID, "invalid '%s' '%s'", key,
+			    wire_quote(json_string_value(v), q, QUOTE_MAX));
 	return 0;
 }
 
@@ -867,7 +824,7 @@ int callmsg_report_parse(const char *text, size_t len, struct callmsg_report *ou
 			}
 		}
 		if (rc) {
-			fail(why, rc, "invalid 'callback' '%s'", quote(json_string_value(v), q));
+			wire_fail(why, rc, "invalid 'callback' '%s'", wire_quote(json_string_value(v), q, QUOTE_MAX));
 			goto out;
 		}
 	}
@@ -924,5 +881,5 @@ int callmsg_report_dump(const struct callmsg_report *r, struct buf *out)
 		rc = set_new(o, "outcome", json_string(callmsg_status_name(r->outcome)));
 	if (!rc && r->callback_attempts)
 		rc = set_new(o, "callbackAttempts", json_integer(r->callback_attempts));
-	return dump_built(rc, o, out);
+	return wire_dump_built(rc, o, out);
 }

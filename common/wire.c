@@ -21,7 +21,7 @@
  * become '?', and a value longer than max is cut (at a UTF-8 boundary) and
  * marked with "...". dst must hold max + 4 bytes.
  */
-static const char *quote_n(const char *s, char *dst, size_t max)
+const char *wire_quote(const char *s, char *dst, size_t max)
 {
 	size_t i, n = 0;
 
@@ -45,14 +45,10 @@ static const char *quote_n(const char *s, char *dst, size_t max)
 
 static const char *quote(const char *s, char *dst)
 {
-	return quote_n(s, dst, QUOTE_MAX);
+	return wire_quote(s, dst, QUOTE_MAX);
 }
 
-/* Replaces why's content with a formatted reason; returns code. */
-static int fail(struct buf *why, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct buf *why, int code, const char *fmt, ...)
+int wire_fail(struct buf *why, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -69,7 +65,7 @@ static int fail_type(struct buf *why, const char *field, const char *want)
 {
 	char q[QUOTE_MAX + 4];
 
-	return fail(why, -ERR_INVALID, "invalid '%s': must be %s", quote(field, q), want);
+	return wire_fail(why, -ERR_INVALID, "invalid '%s': must be %s", quote(field, q), want);
 }
 
 /* ---- names -------------------------------------------------------------- */
@@ -107,7 +103,7 @@ int wire_name_check_as(const char *what, const char *name, int flags, struct buf
 				return 0;
 		}
 	}
-	return fail(why, -ERR_INVALID,
+	return wire_fail(why, -ERR_INVALID,
 		    "invalid %s name '%s': use 1-63 characters of a-z, 0-9 and '-', "
 		    "starting and ending with a letter or digit",
 		    what, quote(name, q));
@@ -173,17 +169,17 @@ static int load_object(const char *text, size_t len, json_t **out, struct buf *w
 	if (why)
 		buf_reset(why);
 	if (!text || len == 0)
-		return fail(why, -ERR_PARSE, "malformed JSON: the body is empty");
+		return wire_fail(why, -ERR_PARSE, "malformed JSON: the body is empty");
 	root = json_loadb(text, len, JSON_ALLOW_NUL, &err);
 	if (!root) {
 		if (json_error_code(&err) == json_error_out_of_memory)
-			return fail(why, -ENOMEM, "out of memory");
-		return fail(why, -ERR_PARSE, "malformed JSON: %s at line %d column %d",
-			    quote_n(err.text, q, JSON_ERROR_TEXT_LENGTH), err.line, err.column);
+			return wire_fail(why, -ENOMEM, "out of memory");
+		return wire_fail(why, -ERR_PARSE, "malformed JSON: %s at line %d column %d",
+			    wire_quote(err.text, q, JSON_ERROR_TEXT_LENGTH), err.line, err.column);
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return fail(why, -ERR_INVALID, "invalid request body: must be a JSON object");
+		return wire_fail(why, -ERR_INVALID, "invalid request body: must be a JSON object");
 	}
 	*out = root;
 	return 0;
@@ -202,7 +198,7 @@ static int dup_string(const json_t *v, const char *field, char **out, struct buf
 		return fail_type(why, field, "a string without NUL bytes");
 	p = malloc(n + 1);
 	if (!p)
-		return fail(why, -ENOMEM, "out of memory");
+		return wire_fail(why, -ENOMEM, "out of memory");
 	memcpy(p, s, n + 1);
 	*out = p;
 	return 0;
@@ -260,7 +256,7 @@ static int get_map(const json_t *obj, const char *key, struct wire_map *out, str
 		return 0;
 	out->items = calloc(n, sizeof(*out->items));
 	if (!out->items)
-		return fail(why, -ENOMEM, "out of memory");
+		return wire_fail(why, -ENOMEM, "out of memory");
 	json_object_foreach((json_t *)v, k, val) {
 		struct wire_kv *kv = &out->items[out->n];
 
@@ -268,7 +264,7 @@ static int get_map(const json_t *obj, const char *key, struct wire_map *out, str
 		(void)buf_printf(&f, "%s.%.100s", key, k);
 		if (json_is_null(val)) {
 			kv->value = calloc(1, 1);
-			rc = kv->value ? 0 : fail(why, -ENOMEM, "out of memory");
+			rc = kv->value ? 0 : wire_fail(why, -ENOMEM, "out of memory");
 		} else if (!json_is_string(val)) {
 			rc = fail_type(why, buf_cstr(&f), "a string");
 		} else {
@@ -281,7 +277,7 @@ static int get_map(const json_t *obj, const char *key, struct wire_map *out, str
 			if (!kv->key) {
 				free(kv->value);
 				kv->value = NULL;
-				rc = fail(why, -ENOMEM, "out of memory");
+				rc = wire_fail(why, -ENOMEM, "out of memory");
 			}
 		}
 		if (rc) {
@@ -311,11 +307,11 @@ static int get_list(const json_t *obj, const char *key, struct wire_list *out, s
 		return 0;
 	out->items = calloc(n, sizeof(*out->items));
 	if (!out->items)
-		return fail(why, -ENOMEM, "out of memory");
+		return wire_fail(why, -ENOMEM, "out of memory");
 	json_array_foreach(v, i, val) {
 		if (json_is_null(val)) {
 			out->items[i] = calloc(1, 1);
-			rc = out->items[i] ? 0 : fail(why, -ENOMEM, "out of memory");
+			rc = out->items[i] ? 0 : wire_fail(why, -ENOMEM, "out of memory");
 		} else if (!json_is_string(val)) {
 			rc = fail_type(why, key, "an array of strings");
 		} else {
@@ -370,10 +366,10 @@ static int get_resources(const json_t *obj, const char *key, struct wire_resourc
 	if (!rc)
 		rc = get_quantity(v, key, "cpu", &out->cpu, why);
 	if (!rc && out->memory && parse_size(out->memory, &out->memory_bytes))
-		rc = fail(why, -ERR_INVALID, "invalid '%s.memory' '%s': use a quantity like 128Mi",
+		rc = wire_fail(why, -ERR_INVALID, "invalid '%s.memory' '%s': use a quantity like 128Mi",
 			  key, quote(out->memory, q));
 	if (!rc && out->cpu && parse_cpu_millis(out->cpu, &out->cpu_millis))
-		rc = fail(why, -ERR_INVALID, "invalid '%s.cpu' '%s': use a quantity like 100m or 0.5",
+		rc = wire_fail(why, -ERR_INVALID, "invalid '%s.cpu' '%s': use a quantity like 100m or 0.5",
 			  key, quote(out->cpu, q));
 	if (rc)
 		resources_release(out);
@@ -411,9 +407,9 @@ static int deploy_validate(const struct wire_deploy *d, struct buf *why)
 	int rc;
 
 	if (!d->service)
-		return fail(why, -ERR_INVALID, "missing 'service': the function name is required");
+		return wire_fail(why, -ERR_INVALID, "missing 'service': the function name is required");
 	if (!d->image)
-		return fail(why, -ERR_INVALID, "missing 'image': the function image is required");
+		return wire_fail(why, -ERR_INVALID, "missing 'image': the function image is required");
 	rc = wire_name_check_as("function", d->service, 0, why);
 	if (rc)
 		return rc;
@@ -421,13 +417,13 @@ static int deploy_validate(const struct wire_deploy *d, struct buf *why)
 		return rc;
 	for (p = d->image; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return fail(why, -ERR_INVALID,
+			return wire_fail(why, -ERR_INVALID,
 				    "invalid image '%s': control characters are not allowed",
 				    quote(d->image, q));
 	for (i = 0; i < d->env_vars.n; i++) {
 		const char *k = d->env_vars.items[i].key;
 		if (!*k || strchr(k, '='))
-			return fail(why, -ERR_INVALID,
+			return wire_fail(why, -ERR_INVALID,
 				    "invalid envVars name '%s': must be non-empty without '='",
 				    quote(k, q));
 	}
@@ -630,7 +626,7 @@ int wire_json_dump(const json_t *j, struct buf *out)
 }
 
 /* Dumps a freshly built object and drops it. */
-static int dump_built(int rc, json_t *j, struct buf *out)
+int wire_dump_built(int rc, json_t *j, struct buf *out)
 {
 	if (!rc)
 		rc = wire_json_dump(j, out);
@@ -643,7 +639,7 @@ int wire_deploy_dump(const struct wire_deploy *d, struct buf *out)
 	json_t *j = NULL;
 	int rc = wire_deploy_to_json(d, &j);
 
-	return dump_built(rc, j, out);
+	return wire_dump_built(rc, j, out);
 }
 
 /* ---- FunctionStatus ----------------------------------------------------- */
@@ -735,7 +731,7 @@ int wire_status_dump(const struct wire_status *st, struct buf *out)
 	json_t *j = NULL;
 	int rc = wire_status_to_json(st, &j);
 
-	return dump_built(rc, j, out);
+	return wire_dump_built(rc, j, out);
 }
 
 /* ---- scaling labels ----------------------------------------------------- */
@@ -757,7 +753,7 @@ static int label_uint(const struct wire_map *m, const char *key, uint64_t *v, st
 	if (!s)
 		return 0;
 	if (parse_uint(s, SCALE_LIMIT, v))
-		return fail(why, -ERR_INVALID, "invalid %s '%s': use a non-negative integer",
+		return wire_fail(why, -ERR_INVALID, "invalid %s '%s': use a non-negative integer",
 			    key, quote(s, q));
 	return 0;
 }
@@ -772,7 +768,7 @@ static int label_duration(const struct wire_map *m, const char *key, int64_t *ms
 	if (!s)
 		return 0;
 	if (parse_duration_ms(s, &v) || v <= 0)
-		return fail(why, -ERR_INVALID,
+		return wire_fail(why, -ERR_INVALID,
 			    "invalid %s '%s': use a duration above zero like 500ms, 30s or 5m",
 			    key, quote(s, q));
 	*ms = v;
@@ -797,10 +793,10 @@ int wire_scaling_from_labels(const struct wire_map *labels, struct wire_scaling 
 	    (rc = label_duration(labels, SCALE_ZERO_DURATION, &sc.zero_duration_ms, why)))
 		return rc;
 	if (wire_map_get(labels, SCALE_TARGET) && sc.target == 0)
-		return fail(why, -ERR_INVALID, "invalid %s '0': use an integer above zero",
+		return wire_fail(why, -ERR_INVALID, "invalid %s '0': use an integer above zero",
 			    SCALE_TARGET);
 	if (sc.min > sc.max)
-		return fail(why, -ERR_INVALID,
+		return wire_fail(why, -ERR_INVALID,
 			    "invalid scaling labels: %s %llu is above %s %llu", SCALE_MIN,
 			    (unsigned long long)sc.min, SCALE_MAX, (unsigned long long)sc.max);
 	sc.zero = parse_bool(wire_map_get(labels, SCALE_ZERO));
@@ -862,7 +858,7 @@ static int retry_codes(const char *s, struct wire_retry *r, struct buf *why)
 		if (parse_uint(item, 599, &v) || v < 100)
 			goto bad;
 		if (r->ncodes == WIRE_RETRY_MAX_CODES)
-			return fail(why, -ERR_INVALID, "invalid %s '%s': at most %d codes",
+			return wire_fail(why, -ERR_INVALID, "invalid %s '%s': at most %d codes",
 				    RETRY_CODES, quote(s, q), WIRE_RETRY_MAX_CODES);
 		r->codes[r->ncodes++] = (int)v;
 		if (!*end)
@@ -870,7 +866,7 @@ static int retry_codes(const char *s, struct wire_retry *r, struct buf *why)
 		p = end + 1;
 	}
 bad:
-	return fail(why, -ERR_INVALID,
+	return wire_fail(why, -ERR_INVALID,
 		    "invalid %s '%s': use comma-separated HTTP status codes like 429,503",
 		    RETRY_CODES, quote(s, q));
 }
@@ -892,7 +888,7 @@ int wire_retry_from_annotations(const struct wire_map *ann, const struct wire_re
 		wire_retry_defaults(&r);
 	s = wire_map_get(ann, RETRY_ATTEMPTS);
 	if (s && (parse_uint(s, UINT_MAX / 2, &v) || v == 0))
-		return fail(why, -ERR_INVALID, "invalid %s '%s': use an integer above zero",
+		return wire_fail(why, -ERR_INVALID, "invalid %s '%s': use an integer above zero",
 			    RETRY_ATTEMPTS, quote(s, q));
 	if (s)
 		r.attempts = (unsigned)v;
@@ -903,7 +899,7 @@ int wire_retry_from_annotations(const struct wire_map *ann, const struct wire_re
 	    (rc = label_duration(ann, RETRY_MAX_WAIT, &r.max_wait_ms, why)))
 		return rc;
 	if (r.min_wait_ms > r.max_wait_ms)
-		return fail(why, -ERR_INVALID,
+		return wire_fail(why, -ERR_INVALID,
 			    "invalid retry annotations: %s (%lld ms) is above %s (%lld ms)",
 			    RETRY_MIN_WAIT, (long long)r.min_wait_ms, RETRY_MAX_WAIT,
 			    (long long)r.max_wait_ms);
@@ -936,7 +932,7 @@ int wire_scale_parse(const char *text, size_t len, struct wire_scale *out, struc
 	    (rc = get_string(root, "namespace", true, &out->namespace, why)))
 		goto out;
 	if (!out->service_name) {
-		rc = fail(why, -ERR_INVALID, "missing 'serviceName': the function name is required");
+		rc = wire_fail(why, -ERR_INVALID, "missing 'serviceName': the function name is required");
 		goto out;
 	}
 	if ((rc = wire_name_check(out->service_name, why)))
@@ -945,7 +941,7 @@ int wire_scale_parse(const char *text, size_t len, struct wire_scale *out, struc
 		goto out;
 	v = json_object_get(root, "replicas");
 	if (!v || json_is_null(v)) {
-		rc = fail(why, -ERR_INVALID, "missing 'replicas': the replica count is required");
+		rc = wire_fail(why, -ERR_INVALID, "missing 'replicas': the replica count is required");
 		goto out;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -997,14 +993,14 @@ static int secret_value(const json_t *root, struct wire_secret *s, struct buf *w
 	if (raw && json_string_length(raw) > 0) {
 		rc = b64_decode(&b, json_string_value(raw), json_string_length(raw));
 		if (rc == -ERR_PARSE)
-			rc = fail(why, -ERR_INVALID, "invalid 'rawValue': not standard base64");
+			rc = wire_fail(why, -ERR_INVALID, "invalid 'rawValue': not standard base64");
 	} else if (val) {
 		rc = buf_add(&b, json_string_value(val), json_string_length(val));
 	}
 	if (rc == -ERR_TOO_BIG)
-		rc = fail(why, rc, "secret value too big: over %u bytes", WIRE_SECRET_MAX);
+		rc = wire_fail(why, rc, "secret value too big: over %u bytes", WIRE_SECRET_MAX);
 	else if (rc == -ENOMEM)
-		rc = fail(why, rc, "out of memory");
+		rc = wire_fail(why, rc, "out of memory");
 	if (rc) {
 		if (b.data)
 			explicit_bzero(b.data, b.alloc);
@@ -1029,7 +1025,7 @@ int wire_secret_parse(const char *text, size_t len, int flags, struct wire_secre
 	    (rc = get_string(root, "namespace", true, &out->namespace, why)))
 		goto out;
 	if (!out->name) {
-		rc = fail(why, -ERR_INVALID, "missing 'name': the secret name is required");
+		rc = wire_fail(why, -ERR_INVALID, "missing 'name': the secret name is required");
 		goto out;
 	}
 	if ((rc = wire_name_check_as("secret", out->name, 0, why)) ||
@@ -1038,7 +1034,7 @@ int wire_secret_parse(const char *text, size_t len, int flags, struct wire_secre
 	if ((rc = secret_value(root, out, why)))
 		goto out;
 	if ((flags & WIRE_SECRET_NEED_VALUE) && !out->has_value)
-		rc = fail(why, -ERR_INVALID, "missing 'value' or 'rawValue' for secret '%s'",
+		rc = wire_fail(why, -ERR_INVALID, "missing 'value' or 'rawValue' for secret '%s'",
 			  out->name);
 out:
 	if (rc)

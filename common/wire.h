@@ -259,4 +259,20 @@ int wire_time_rfc3339(int64_t unix_ms, struct buf *out);
  * borrowed. 0, -ERR_TOO_BIG, -ENOMEM. */
 int wire_json_dump(const json_t *j, struct buf *out);
 
+/* ---- for the other JSON modules (callmsg.c) ---------------------------- */
+
+/* Copies s (NULL reads as "") into dst for quoting in a reason: control
+ * characters become '?', and past max bytes it is cut at a character
+ * boundary and marked "...". dst holds max + 4 bytes. Returns dst. */
+const char *wire_quote(const char *s, char *dst, size_t max);
+
+/* Replaces why's content (when why is not NULL) with a formatted one-line
+ * reason; returns code, so a parser can `return wire_fail(...)`. */
+int wire_fail(struct buf *why, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* When rc is 0, appends j as compact JSON to out; drops j either way.
+ * Returns rc, or the dump's code. */
+int wire_dump_built(int rc, json_t *j, struct buf *out);
+
 #endif
