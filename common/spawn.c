@@ -189,6 +189,27 @@ static int start_posix_spawn(const struct spawn_opts *o, struct child_fds *cf,
 	return -rc;
 }
 
+/*
+ * glibc keeps two real-time signals for itself (SIGCANCEL and SIGSETXID,
+ * 32 and 33) and its sigaction() refuses to touch them. A process started
+ * by a posix_spawn of a threaded parent (GNU make is one) can have them
+ * ignored, and an ignored disposition survives exec; the raw system call
+ * puts them back to default for the program we start.
+ */
+static void reset_internal_signals(void)
+{
+	struct {
+		void *handler;
+		unsigned long flags;
+		void *restorer;
+		unsigned long mask;
+	} ksa = { 0 };
+	int sig;
+
+	for (sig = 32; sig <= 33; sig++)
+		syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof(ksa.mask));
+}
+
 /* Runs in the forked child: only async-signal-safe calls from here on. */
 static void child_main(const struct spawn_opts *o, struct child_fds *cf, int errfd,
 		       pid_t parent)
@@ -237,6 +258,7 @@ static void child_main(const struct spawn_opts *o, struct child_fds *cf, int err
 	sa.sa_handler = SIG_DFL;
 	for (i = 1; i < NSIG; i++)
 		sigaction(i, &sa, NULL);
+	reset_internal_signals();
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execvpe(o->argv[0], o->argv, o->envp ? o->envp : environ);
