@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	struct autoscale *scaler = NULL;
 	struct buf why;
 	sigset_t sigs;
-	int sig = 0, rc;
+	int sig = 0, listen_fd = -1, rc;
 
 	memset(&gw, 0, sizeof(gw));
 	pthread_mutex_init(&gw.fn_lock, NULL);
@@ -160,14 +160,20 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	gw.started_ms = mono_ms();
+	listen_fd = server_listen(&gw.cfg, &why);
+	if (listen_fd < 0) {
+		rc = listen_fd;
+		goto fail;
+	}
 	if ((rc = open_state(&gw, &why)) || (rc = start_provider(&gw, &why)))
 		goto fail;
 	fn_restore_all(&gw);
 	if ((rc = async_start(&gw, &why)))
 		goto fail;
-	rc = server_start(&gw, &srv, &why);
+	rc = server_start(&gw, listen_fd, &srv, &why);
 	if (rc)
 		goto fail;
+	listen_fd = -1;
 	rc = autoscale_start(&gw, &scaler);
 	if (rc) {
 		buf_printf(&why, "cannot start the autoscaler: %s", err_str(rc));
@@ -196,6 +202,8 @@ int main(int argc, char **argv)
 	return 0;
 fail:
 	fprintf(stderr, "cfaas-gateway: %s\n", why.len ? buf_cstr(&why) : err_str(rc));
+	if (listen_fd >= 0)
+		close(listen_fd);
 	release(&gw);
 	buf_release(&why);
 	return 1;

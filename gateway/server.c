@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "err.h"
 #include "log.h"
+#include "net.h"
 #include "proxy.h"
 #include "routes.h"
 #include "server.h"
@@ -507,38 +508,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	LOG_DEBUG("http: %s", msg);
 }
 
-int server_start(struct gateway *gw, struct gw_server **out, struct buf *why)
+int server_listen(const struct gw_config *cfg, struct buf *why)
+{
+	int fd = net_listen(cfg->bind, cfg->port, 1024, NULL);
+
+	if (fd == -ERR_INVALID)
+		buf_printf(why, "--bind: '%s' is not an IP address", cfg->bind);
+	else if (fd < 0)
+		buf_printf(why, "--port: cannot listen on %s:%d: %s", cfg->bind, cfg->port,
+			   err_str(fd));
+	return fd;
+}
+
+int server_start(struct gateway *gw, int listen_fd, struct gw_server **out, struct buf *why)
 {
 	struct gw_server *s = calloc(1, sizeof(*s));
-	struct sockaddr_storage ss;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	unsigned timeout_s;
 
 	if (!s)
 		return -ENOMEM;
 	s->gw = gw;
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, gw->cfg.bind, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)gw->cfg.port);
-	} else if (inet_pton(AF_INET6, gw->cfg.bind, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)gw->cfg.port);
-	} else {
-		buf_printf(why, "--bind: '%s' is not an IP address", gw->cfg.bind);
-		free(s);
-		return -ERR_INVALID;
-	}
 	/* MHD's connection timeout is an idle limit: a client that sends
 	 * nothing for that long is dropped, so slow clients cost bounded
 	 * time. Function calls are bounded by --upstream-timeout instead. */
 	timeout_s = (unsigned)((gw->cfg.read_timeout_ms + 999) / 1000);
 	s->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		(uint16_t)gw->cfg.port, NULL, NULL, on_request, s,
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, s,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_logger, s,
 		MHD_OPTION_NOTIFY_COMPLETED, completed, s,
 		MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
@@ -548,10 +545,9 @@ int server_start(struct gateway *gw, struct gw_server **out, struct buf *why)
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->d) {
-		buf_printf(why, "--port: cannot listen on %s:%d (in use, or not allowed)",
-			   gw->cfg.bind, gw->cfg.port);
+		buf_printf(why, "cannot start the HTTP server on %s:%d", gw->cfg.bind, gw->cfg.port);
 		free(s);
-		return -EADDRINUSE;
+		return -EIO;
 	}
 	*out = s;
 	return 0;

@@ -8,8 +8,14 @@
 
 struct gw_server;
 
-/* Listens on cfg.bind:cfg.port and serves. 0, or a negative code with why. */
-int server_start(struct gateway *gw, struct gw_server **out, struct buf *why);
+/* Binds cfg->bind:cfg->port and listens, before anything else starts, so
+ * a port in use fails the start at once; connections wait in the backlog
+ * until server_start. Returns the socket or a negative code with why. */
+int server_listen(const struct gw_config *cfg, struct buf *why);
+
+/* Serves on listen_fd (from server_listen; MHD owns it from here). 0, or
+ * a negative code with why. */
+int server_start(struct gateway *gw, int listen_fd, struct gw_server **out, struct buf *why);
 
 /* Stops accepting connections (the listening socket is closed); requests
  * in flight go on. Safe to call more than once. */
