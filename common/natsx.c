@@ -94,6 +94,10 @@ int natsx_connect(const char *url, const char *name, natsConnection **nc, jsCtx 
 		s = natsOptions_SetPingInterval(opts, 5000);
 	if (s == NATS_OK)
 		s = natsOptions_SetFailRequestsOnDisconnect(opts, true);
+	/* Write each publish from the calling thread instead of waking the
+	 * flusher thread: one thread hop less per call. */
+	if (s == NATS_OK)
+		s = natsOptions_SetSendAsap(opts, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
 	if (s != NATS_OK) {
