@@ -84,10 +84,12 @@ static int open_state(struct gateway *gw, struct buf *why)
 		rc = auth_load(gw->cfg.data_dir, &gw->auth_user, &gw->auth_password, &generated, why);
 		if (rc)
 			return rc;
-		if (generated)
+		if (generated) {
 			printf("cfaas-gateway: generated credentials (stored in %s/basic-auth-*):\n"
 			       "  user:     %s\n  password: %s\n",
 			       gw->cfg.data_dir, gw->auth_user, gw->auth_password);
+			fflush(stdout);
+		}
 	}
 	snprintf(path, sizeof(path), "%s/logs", gw->cfg.data_dir);
 	rc = logstore_new(path, LOG_CAP_PER_FUNCTION, &gw->logs);
