@@ -78,9 +78,6 @@
 #define PP_OPENFAAS_DIR "/var/openfaas"
 #define PP_SECRETS_MOUNT "/var/openfaas/secrets"
 #define PP_WORK_MOUNT "/var/openfaas/function"
-/* The watchdog binary as replicas see it: bound over an empty file, so a
- * gateway installed under /tmp (hidden by the replica's own /tmp) works. */
-#define PP_WATCHDOG_MOUNT "/var/openfaas/cfaas-watchdog"
 #define PP_DEFAULT_NS "openfaas-fn"
 #define PP_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 #define PP_LINE_CAP (16u * 1024)       /* a longer output line is split */
@@ -195,7 +192,7 @@ struct pp {
 /* What the forked child needs; everything prepared before the fork, since
  * the child may only make async-signal-safe calls. */
 struct pp_child {
-	const char *secrets, *tmp, *work, *hide, *watchdog;
+	const char *secrets, *tmp, *work, *hide;
 	bool ns;
 	bool set_ids;
 	uid_t uid;
@@ -937,9 +934,6 @@ static int child_setup(void *arg)
 			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL) < 0 ||
 		    mount(c->work, PP_WORK_MOUNT, NULL, MS_BIND, NULL) < 0 ||
-		    mount(c->watchdog, PP_WATCHDOG_MOUNT, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, PP_WATCHDOG_MOUNT, NULL,
-			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0 ||
 		    mount(c->tmp, "/tmp", NULL, MS_BIND, NULL) < 0)
 			return -errno;
 		if (c->hide && mount("cfaas", c->hide, "tmpfs",
@@ -977,7 +971,6 @@ static void child_init(const struct pp *p, struct pp_child *c, struct spawn_opts
 	c->tmp = dir_tmp;
 	c->work = dir_work;
 	c->hide = p->hide;
-	c->watchdog = p->watchdog;
 	c->ns = p->mode == PP_NAMESPACE;
 	c->set_ids = p->mode != PP_PLAIN;
 	c->uid = p->uid;
@@ -1056,7 +1049,7 @@ static void start_replica(struct pp *p, struct pp_rep *rp)
 		rc = vec_push(&env, NULL);
 	if (rc)
 		goto out;
-	argv[0] = p->mode == PP_NAMESPACE ? PP_WATCHDOG_MOUNT : p->watchdog;
+	argv[0] = p->watchdog;
 	argv[1] = NULL;
 	child_init(p, &child, &so, secrets, tmp, work);
 	so.argv = argv;
@@ -1862,7 +1855,7 @@ static int probe(struct pp *p, struct buf *why)
 		buf_printf(why, "cannot create '%s': %s", dir, err_str(rc));
 		goto out;
 	}
-	argv[0] = p->mode == PP_NAMESPACE ? PP_WATCHDOG_MOUNT : p->watchdog;
+	argv[0] = p->watchdog;
 	argv[1] = "--version";
 	argv[2] = NULL;
 	envp[0] = p->path_env;
@@ -1928,17 +1921,6 @@ static int lookup_user(struct pp *p, const char *user, struct buf *why)
 	return 0;
 }
 
-/* Creates an empty file to bind a file over, if there is none. */
-static int make_mount_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0755);
-
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
-}
-
 /* Chooses the mode and the replica root, checking that replicas can run. */
 static int choose_mode(struct pp *p, const char *run_as, struct buf *why)
 {
@@ -1971,8 +1953,6 @@ static int choose_mode(struct pp *p, const char *run_as, struct buf *why)
 		rc = make_dir(PP_SECRETS_MOUNT, 0755);
 	if (!rc)
 		rc = make_dir(PP_WORK_MOUNT, 0755);
-	if (!rc)
-		rc = make_mount_file(PP_WATCHDOG_MOUNT);
 	if (rc)
 		buf_printf(&ns_why, "cannot create '%s': %s", PP_WORK_MOUNT, err_str(rc));
 	else
