@@ -35,6 +35,17 @@ int64_t mono_ms(void)
 	return mono_ns() / 1000000;
 }
 
+void mono_deadline_ts(int64_t ms, struct timespec *out)
+{
+	clock_gettime(CLOCK_MONOTONIC, out);
+	out->tv_sec += ms / 1000;
+	out->tv_nsec += (ms % 1000) * 1000000;
+	if (out->tv_nsec >= 1000000000) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000;
+	}
+}
+
 int spawn_split(const char *cmdline, char ***out_argv)
 {
 	size_t n = 0, len = strlen(cmdline), i;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* What to do with one of the child's standard fds. */
 enum spawn_fd {
@@ -121,5 +122,9 @@ int spawn_wait_timeout(struct spawn_proc *proc, int64_t timeout_ms);
 /* CLOCK_MONOTONIC in milliseconds and nanoseconds. */
 int64_t mono_ms(void);
 int64_t mono_ns(void);
+
+/* The CLOCK_MONOTONIC time ms from now, as pthread_cond_timedwait wants it
+ * for a condition variable created with that clock. */
+void mono_deadline_ts(int64_t ms, struct timespec *out);
 
 #endif

@@ -141,8 +141,8 @@ static void *run(void *arg)
 	pthread_mutex_lock(&a->mu);
 	while (!a->stop) {
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += AUTOSCALE_PERIOD_MS / 1000;
+
+		mono_deadline_ts(AUTOSCALE_PERIOD_MS, &ts);
 		pthread_cond_timedwait(&a->cond, &a->mu, &ts);
 		if (a->stop)
 			break;

@@ -161,13 +161,7 @@ static void sleep_unless_stopped(struct nats_embed *e, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	mono_deadline_ts(ms, &ts);
 	pthread_mutex_lock(&e->lock);
 	if (!atomic_load(&e->stop))
 		pthread_cond_timedwait(&e->cond, &e->lock, &ts);

@@ -1338,21 +1338,7 @@ static int pd_remove(struct provider *base, const char *ns, const char *name)
 static int pd_status(struct provider *base, const char *ns, const char *name,
 		     struct prov_status *out)
 {
-	struct pd *p = pd_of(base);
-	struct rs_function *fn;
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	replicas_lock(p->rs);
-	fn = replicas_find(p->rs, ns_or_default(ns), name);
-	if (!fn || fn->removing) {
-		rc = -ERR_NOT_FOUND;
-	} else {
-		out->desired = fn->desired;
-		out->available = replicas_count(fn, RS_MASK(RS_READY), 0);
-	}
-	replicas_unlock(p->rs);
-	return rc;
+	return replicas_status(pd_of(base)->rs, ns_or_default(ns), name, out);
 }
 
 static int pd_acquire(struct provider *base, const char *ns, const char *name,

@@ -1713,21 +1713,7 @@ static int pp_remove(struct provider *base, const char *ns, const char *name)
 static int pp_status(struct provider *base, const char *ns, const char *name,
 		     struct prov_status *out)
 {
-	struct pp *p = pp_of(base);
-	struct rs_function *fn;
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	replicas_lock(p->rs);
-	fn = replicas_find(p->rs, ns_or_default(ns), name);
-	if (!fn || fn->removing) {
-		rc = -ERR_NOT_FOUND;
-	} else {
-		out->desired = fn->desired;
-		out->available = replicas_count(fn, RS_MASK(RS_READY), 0);
-	}
-	replicas_unlock(p->rs);
-	return rc;
+	return replicas_status(pp_of(base)->rs, ns_or_default(ns), name, out);
 }
 
 static int pp_acquire(struct provider *base, const char *ns, const char *name,

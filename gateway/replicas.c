@@ -323,3 +323,22 @@ bool replicas_release(struct replicas *rs, struct prov_replica *pr, bool failed)
 	pr->token = NULL;
 	return look;
 }
+
+int replicas_status(struct replicas *rs, const char *ns, const char *name,
+		    struct prov_status *out)
+{
+	struct rs_function *fn;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	replicas_lock(rs);
+	fn = replicas_find(rs, ns, name);
+	if (!fn || fn->removing) {
+		rc = -ERR_NOT_FOUND;
+	} else {
+		out->desired = fn->desired;
+		out->available = replicas_count(fn, RS_MASK(RS_READY), 0);
+	}
+	replicas_unlock(rs);
+	return rc;
+}

@@ -117,6 +117,11 @@ void replicas_set_state(struct replicas *rs, struct rs_replica *r, enum rs_state
  * be needed by anyone but the caller. */
 void replicas_detach(struct replicas *rs, struct rs_replica *r);
 
+/* Unlocked. Fills out with fn's desired and ready replica counts.
+ * -ERR_NOT_FOUND for an unknown function or one being removed. */
+int replicas_status(struct replicas *rs, const char *ns, const char *name,
+		    struct prov_status *out);
+
 /* Locked. How many replicas of fn are in a state of mask, of the given
  * generation (or of any when generation is 0). */
 unsigned replicas_count(const struct rs_function *fn, unsigned mask, unsigned generation);

@@ -91,13 +91,7 @@ static void timed_wait(struct qw *w, pthread_cond_t *cond, int64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	mono_deadline_ts(ms, &ts);
 	pthread_cond_timedwait(cond, &w->lock, &ts);
 }
 
