@@ -75,7 +75,7 @@ static void *publisher(void *arg)
 
 		if ((r->max && i >= r->max) || mono_ms() >= r->deadline_ms)
 			break;
-		url_uuid4(id);
+		url_uuid7(id);
 		t0 = mono_ns();
 		rc = natsx_publish(r->js, r->subject, r->payload, r->len, id, 5000, NULL, NULL);
 		if (rc) {
@@ -114,7 +114,7 @@ static int build_payload(size_t size, struct buf *out)
 	int rc;
 
 	memset(&m, 0, sizeof(m));
-	url_uuid4(id);
+	url_uuid7(id);
 	m.call_id = id;
 	m.function = (char *)"echo";
 	m.namespace = (char *)"openfaas-fn";

@@ -134,6 +134,24 @@ static size_t utf8_seq(const unsigned char *s, size_t len)
 	return n;
 }
 
+bool buf_utf8_valid(const void *data, size_t len)
+{
+	const unsigned char *s = data;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		n = utf8_seq(s + i, len - i);
+		if (!n)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
 int buf_add_json_string(struct buf *b, const void *data, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -14,6 +14,7 @@
 #define CFAAS_BUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct buf {
@@ -55,6 +56,9 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included; bytes that are not
  * valid UTF-8 are replaced by U+FFFD so the result is always valid JSON. */
 int buf_add_json_string(struct buf *b, const void *s, size_t len);
+
+/* True when (s, len) is valid UTF-8 (what Jansson takes as a string). */
+bool buf_utf8_valid(const void *s, size_t len);
 
 /* Removes the first n bytes (n <= len). */
 void buf_consume(struct buf *b, size_t n);

@@ -244,15 +244,15 @@ int natsx_pull_subscribe(jsCtx *js, const char *stream, const char *durable,
 }
 
 int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
-		  const char *msg_id, int64_t wait_ms, bool *duplicate, struct buf *why)
+		  const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why)
 {
 	jsPubAck *pa = NULL;
 	jsPubOptions po;
 	jsErrCode jerr = 0;
 	natsStatus s;
 
-	if (duplicate)
-		*duplicate = false;
+	if (ack)
+		memset(ack, 0, sizeof(*ack));
 	if (len > (size_t)INT32_MAX)
 		return natsx_fail(why, "cannot publish", NATS_MAX_PAYLOAD, 0);
 	jsPubOptions_Init(&po);
@@ -261,9 +261,21 @@ int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
 	s = js_Publish(&pa, js, subj, data, (int)len, &po, &jerr);
 	if (s != NATS_OK)
 		return natsx_fail(why, "cannot publish", s, jerr);
-	if (duplicate)
-		*duplicate = pa->Duplicate;
+	if (ack) {
+		ack->seq = pa->Sequence;
+		ack->duplicate = pa->Duplicate;
+	}
 	jsPubAck_Destroy(pa);
+	return 0;
+}
+
+int natsx_delete_msg(jsCtx *js, const char *stream, uint64_t seq, struct buf *why)
+{
+	jsErrCode jerr = 0;
+	natsStatus s = js_DeleteMsg(js, stream, seq, NULL, &jerr);
+
+	if (s != NATS_OK)
+		return natsx_fail(why, "cannot delete the message", s, jerr);
 	return 0;
 }
 

@@ -60,11 +60,20 @@ int natsx_pull_subscribe(jsCtx *js, const char *stream, const char *durable,
 			 const char *filter, int64_t ack_wait_ms, int64_t max_ack_pending,
 			 natsSubscription **sub, struct buf *why);
 
+/* What JetStream answered to a publish. */
+struct natsx_ack {
+	uint64_t seq;   /* the message's sequence number in its stream */
+	bool duplicate; /* the stream had the message id already */
+};
+
 /* Publishes (data, len) to subj and waits up to wait_ms for JetStream to
- * store it. msg_id (may be NULL) is the de-duplication id; *duplicate (may
- * be NULL) tells whether the stream already had it. */
+ * store it. msg_id (may be NULL) is the de-duplication id; *ack (may be
+ * NULL) receives the answer. */
 int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
-		  const char *msg_id, int64_t wait_ms, bool *duplicate, struct buf *why);
+		  const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why);
+
+/* Removes message seq from stream. -ERR_NOT_FOUND when it is not there. */
+int natsx_delete_msg(jsCtx *js, const char *stream, uint64_t seq, struct buf *why);
 
 /* Appends the data of the last message on subject in stream to out.
  * -ERR_NOT_FOUND when there is none, -ERR_TOO_BIG over out's cap. */

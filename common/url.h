@@ -21,8 +21,11 @@ int url_encode(struct buf *out, const char *s, size_t len);
  * -ERR_NOT_FOUND when absent, -ERR_PARSE on a bad escape. */
 int url_query_get(const char *query, const char *key, struct buf *out);
 
-/* Writes a random (version 4) UUID as 36 characters plus NUL. */
-void url_uuid4(char out[37]);
+/* Writes a time-ordered (version 7, RFC 9562) UUID as 36 characters plus
+ * NUL: 48 bits of Unix milliseconds, then 74 random bits. Ids made later
+ * sort after earlier ones (to the millisecond), so the call records'
+ * index grows at its end instead of at random pages. */
+void url_uuid7(char out[37]);
 
 /* Fills out with n random characters of [A-Za-z0-9] and a NUL. */
 void url_random_token(char *out, size_t n);

@@ -131,6 +131,12 @@ static int apply_report(struct gw_async *a, const struct callmsg_report *r)
 	if (r->result_header.n && !callmsg_hdrs_dump(&r->result_header, &hdrs))
 		c.result_headers = (char *)buf_cstr(&hdrs);
 	rc = store_call_update(a->gw->store, &c, &applied);
+	if (rc == -ERR_NOT_FOUND) {
+		/* The call is published while its record is written (see
+		 * async_submit): a fast worker can report first. */
+		store_call_sync(a->gw->store);
+		rc = store_call_update(a->gw->store, &c, &applied);
+	}
 	buf_release(&hdrs);
 	if (rc == -ERR_NOT_FOUND)
 		return 0; /* pruned, deleted, or another gateway's call */
@@ -521,7 +527,7 @@ static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg 
 		if (callmsg_id_check(id, why))
 			return 400;
 	} else {
-		url_uuid4(uuid);
+		url_uuid7(uuid);
 		id = uuid;
 	}
 	m->call_id = strdup(id);
@@ -553,14 +559,14 @@ static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg 
 
 /* Publishes a call message; 0 or an HTTP status with why. */
 static int publish_call(struct gw_async *a, const struct callmsg *m, const char *msg_id,
-			bool *duplicate, struct buf *why)
+			struct natsx_ack *ack, struct buf *why)
 {
 	char subj[200];
 	struct buf b;
 	int64_t max = natsx_max_payload(a->nc);
 	int rc, status = 0;
 
-	*duplicate = false;
+	memset(ack, 0, sizeof(*ack));
 	if (m->namespace && strcmp(m->namespace, WIRE_DEFAULT_NAMESPACE))
 		rc = callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_CALLS, m->function, m->namespace);
 	else
@@ -588,7 +594,7 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 		status = 500;
 		goto out;
 	}
-	rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, duplicate, why);
+	rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
 	if (rc == -ERR_TOO_BIG) {
 		status = 413;
 	} else if (rc) {
@@ -600,6 +606,48 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 out:
 	buf_release(&b);
 	return status;
+}
+
+/* Publishes the report that tells every worker the call is cancelled: a
+ * worker reads a call's last report before it runs it. */
+static int tell_cancelled(struct gw_async *a, const char *id, struct buf *why)
+{
+	struct callmsg_report r;
+	struct buf data;
+	char subj[160];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.call_id = (char *)id;
+	r.round = CALLMSG_ROUND_ANY;
+	r.status = CALLMSG_CANCELLED;
+	r.finished_at_ms = unix_ms();
+	buf_init(&data, 4096);
+	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
+	rc = callmsg_report_dump(&r, &data);
+	if (!rc)
+		rc = natsx_publish(a->js, subj, data.data, data.len, NULL, PUB_WAIT_MS, NULL, why);
+	buf_release(&data);
+	return rc;
+}
+
+/* Takes back a call that was published but could not be recorded: the
+ * message is deleted and the workers are told it is cancelled, in case
+ * one has fetched it already. */
+static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const char *ctx)
+{
+	struct buf why;
+
+	buf_init(&why, 1024);
+	if (natsx_delete_msg(a->js, CALLMSG_STREAM_CALLS, seq, &why)) {
+		LOGC(WARN, ctx, "cannot delete the unrecorded call from the queue: %s",
+		     buf_cstr(&why));
+		buf_reset(&why);
+	}
+	if (tell_cancelled(a, id, &why))
+		LOGC(ERROR, ctx, "the unrecorded call cannot be cancelled (%s): it may still run",
+		     buf_cstr(&why));
+	buf_release(&why);
 }
 
 static void answer_accepted(struct gw_resp *resp, const char *id)
@@ -615,8 +663,11 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	struct gw_async *a;
 	struct callmsg m;
 	struct store_call rec, old;
+	struct store_ticket ticket;
+	struct natsx_ack ack = { 0 };
 	struct buf why;
-	bool dup = false, inserted = false;
+	const char *own_id = gw_req_header(req, "X-Call-Id");
+	bool inserted = false;
 	char ctx[160];
 	int status, rc;
 
@@ -651,6 +702,35 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	rec.status = STORE_CALL_QUEUED;
 	rec.queued_at_ms = m.queued_at_ms;
 	rec.callback_url = m.callback_url;
+	if (!own_id || !*own_id) {
+		/* A fresh id cannot be taken: the record is written while the
+		 * call is published, and the 202 waits for both. */
+		rc = store_call_insert_start(gw->store, &rec, &ticket);
+		if (rc) {
+			status = 500;
+			buf_printf(&why, "cannot record the call: %s", err_str(rc));
+			goto out;
+		}
+		status = publish_call(a, &m, m.call_id, &ack, &why);
+		rc = store_call_insert_wait(gw->store, &ticket);
+		if (status) {
+			LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
+			if (!rc && (rc = store_call_delete(gw->store, m.call_id)))
+				LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s",
+				     err_str(rc));
+			goto out;
+		}
+		if (rc) {
+			LOGC(ERROR, ctx, "cannot record the call: %s; taking it back", err_str(rc));
+			withdraw(a, m.call_id, ack.seq, ctx);
+			status = 503;
+			buf_printf(&why, "cannot record the call: %s", err_str(rc));
+			goto out;
+		}
+		inserted = true;
+		goto accepted;
+	}
+	/* The client's own id: it may be a resend, so look before publishing. */
 	rc = store_call_insert(gw->store, &rec);
 	if (rc == -ERR_EXISTS) {
 		/* A resent X-Call-Id: the call is taken already. */
@@ -673,18 +753,19 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	} else {
 		inserted = true;
 	}
-	status = publish_call(a, &m, m.call_id, &dup, &why);
+	status = publish_call(a, &m, m.call_id, &ack, &why);
 	if (status) {
 		LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
 		if (inserted && (rc = store_call_delete(gw->store, m.call_id)))
 			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s", err_str(rc));
 		goto out;
 	}
+accepted:
 	/* Counted once, by the request that stored the record (another one
 	 * with the same id may have published first). */
 	if (inserted)
 		metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
-	LOGC(DEBUG, ctx, "queued%s", dup ? " (duplicate)" : "");
+	LOGC(DEBUG, ctx, "queued%s", ack.duplicate ? " (duplicate)" : "");
 	answer_accepted(resp, m.call_id);
 out:
 	pthread_rwlock_unlock(&async_rw);
@@ -699,15 +780,11 @@ out:
 
 int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 {
-	struct callmsg_report r;
 	struct store_call c;
 	struct gw_async *a;
-	struct buf data;
-	char subj[160];
 	int rc, status = 200;
 
 	memset(&c, 0, sizeof(c));
-	buf_init(&data, 4096);
 	pthread_rwlock_rdlock(&async_rw);
 	a = gw->async;
 	if (callmsg_id_check(id, why)) {
@@ -738,16 +815,7 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 			   rc == -ERR_INVALID ? "it is not queued any more" : err_str(rc));
 		goto out;
 	}
-	/* Tell the workers: the call's last report says cancelled. */
-	memset(&r, 0, sizeof(r));
-	r.call_id = (char *)id;
-	r.round = CALLMSG_ROUND_ANY;
-	r.status = CALLMSG_CANCELLED;
-	r.finished_at_ms = unix_ms();
-	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
-	rc = callmsg_report_dump(&r, &data);
-	if (!rc)
-		rc = natsx_publish(a->js, subj, data.data, data.len, NULL, PUB_WAIT_MS, NULL, why);
+	rc = tell_cancelled(a, id, why);
 	if (rc) {
 		char ctx[96];
 		snprintf(ctx, sizeof(ctx), "call_id=%s", id);
@@ -758,7 +826,6 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 out:
 	pthread_rwlock_unlock(&async_rw);
 	store_call_release(&c);
-	buf_release(&data);
 	return status;
 }
 
@@ -769,7 +836,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	struct gw_async *a;
 	struct buf data;
 	char subj[160], msg_id[128];
-	bool dup;
+	struct natsx_ack ack;
 	int rc, status = 202;
 
 	memset(&c, 0, sizeof(c));
@@ -823,7 +890,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	}
 	snprintf(msg_id, sizeof(msg_id), "%s.r%d", id, m.round);
 	buf_reset(why);
-	status = publish_call(a, &m, msg_id, &dup, why);
+	status = publish_call(a, &m, msg_id, &ack, why);
 	if (status) {
 		struct store_call back;
 		memset(&back, 0, sizeof(back));

@@ -175,7 +175,7 @@ int proxy_begin(struct gateway *gw, const struct proxy_req *req, struct proxy_ca
 	if (given_id && *given_id && strlen(given_id) < sizeof(c->call_id))
 		snprintf(c->call_id, sizeof(c->call_id), "%s", given_id);
 	else
-		url_uuid4(c->call_id);
+		url_uuid7(c->call_id);
 	if (!given_id)
 		buf_printf(&c->extra, "X-Call-Id: %s\r\n", c->call_id);
 	buf_printf(&c->extra, "X-Start-Time: %s\r\n", c->start_time);

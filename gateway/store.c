@@ -151,10 +151,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CALL_COUNT] = "SELECT status, COUNT(*) FROM calls GROUP BY status",
 };
 
+/* The most inserts one group commit takes; the rest wait for the next. */
+#define GROUP_MAX 256
+
 struct store {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
+
+	/* The insert writer (see store_call_insert_start in store.h). */
+	pthread_mutex_t q_lock;
+	pthread_cond_t q_cond;      /* the writer waits for work */
+	pthread_cond_t sync_cond;   /* store_call_sync waits for commits */
+	struct store_ticket *q_head, *q_tail;
+	uint64_t started, finished; /* inserts handed over / completed */
+	pthread_t writer;
+	bool writer_running;
+	bool stopping;
 };
 
 /* ---- plumbing ----------------------------------------------------------- */
@@ -394,6 +407,8 @@ static int create_private(const char *path)
 	return rc;
 }
 
+static void *writer_main(void *arg);
+
 int store_open(const char *path, struct store **out)
 {
 	/* WAL with synchronous=NORMAL: a commit survives the gateway being
@@ -417,6 +432,9 @@ int store_open(const char *path, struct store **out)
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->q_lock, NULL);
+	pthread_cond_init(&s->q_cond, NULL);
+	pthread_cond_init(&s->sync_cond, NULL);
 	/* Our own mutex serialises every use of the connection (statements are
 	 * shared and transactions span several calls), so SQLite's is not
 	 * needed. */
@@ -435,6 +453,10 @@ int store_open(const char *path, struct store **out)
 	for (i = 0; !rc && i < ST_COUNT; i++)
 		rc = map_rc(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					       &s->stmt[i], NULL));
+	if (!rc) {
+		rc = -pthread_create(&s->writer, NULL, writer_main, s);
+		s->writer_running = rc == 0;
+	}
 out:
 	if (rc) {
 		store_free(s);
@@ -450,9 +472,20 @@ void store_free(struct store *s)
 
 	if (!s)
 		return;
+	if (s->writer_running) {
+		/* The writer commits what is queued before it leaves. */
+		pthread_mutex_lock(&s->q_lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->q_cond);
+		pthread_mutex_unlock(&s->q_lock);
+		pthread_join(s->writer, NULL);
+	}
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
+	pthread_cond_destroy(&s->sync_cond);
+	pthread_cond_destroy(&s->q_cond);
+	pthread_mutex_destroy(&s->q_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -900,16 +933,11 @@ static void bind_result(sqlite3_stmt *st, int i, const struct store_call *c)
 		bind_blob(st, i, c->result, c->result_len);
 }
 
-int store_call_insert(struct store *s, const struct store_call *c)
+/* One INSERT of a call; caller holds the lock. */
+static int insert_call(struct store *s, const struct store_call *c)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_stmt *st = use(s, ST_CALL_INSERT);
 
-	if (!s || !c || !c->id || !c->function || !c->namespace ||
-	    (unsigned)c->status >= STORE_CALL_NSTATUS)
-		return -EINVAL;
-	lock(s);
-	st = use(s, ST_CALL_INSERT);
 	bind_text(st, 1, c->id);
 	bind_text(st, 2, c->function);
 	bind_text(st, 3, c->namespace);
@@ -924,9 +952,132 @@ int store_call_insert(struct store *s, const struct store_call *c)
 	bind_text(st, 12, c->error ? c->error : "");
 	bind_text(st, 13, c->result_headers);
 	bind_result(st, 14, c);
-	rc = run(st);
+	return run(st);
+}
+
+/* Commits a batch of inserts in one transaction. A record that cannot be
+ * stored (its id is taken) fails alone: SQLite undoes that statement and
+ * the transaction goes on. Any other failure fails the whole batch. */
+static void commit_batch(struct store *s, struct store_ticket *batch)
+{
+	struct store_ticket *t;
+	int rc;
+
+	lock(s);
+	rc = begin(s);
+	for (t = batch; t; t = t->next) {
+		if (rc) {
+			t->rc = rc;
+			continue;
+		}
+		t->rc = insert_call(s, t->call);
+		if (t->rc && t->rc != -ERR_EXISTS && t->rc != -ERR_INVALID)
+			rc = t->rc;
+	}
+	rc = finish(s, rc);
+	if (rc) {
+		for (t = batch; t; t = t->next)
+			if (!t->rc)
+				t->rc = rc;
+	}
 	unlock(s);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct store_ticket *batch, *t, *next;
+	uint64_t n;
+
+	pthread_mutex_lock(&s->q_lock);
+	for (;;) {
+		while (!s->q_head && !s->stopping)
+			pthread_cond_wait(&s->q_cond, &s->q_lock);
+		if (!s->q_head)
+			break;
+		/* Take up to GROUP_MAX tickets, in order. */
+		batch = s->q_head;
+		for (t = batch, n = 1; t->next && n < GROUP_MAX; t = t->next)
+			n++;
+		s->q_head = t->next;
+		if (!s->q_head)
+			s->q_tail = NULL;
+		t->next = NULL;
+		pthread_mutex_unlock(&s->q_lock);
+
+		commit_batch(s, batch);
+
+		pthread_mutex_lock(&s->q_lock);
+		/* A ticket may vanish once done is set and the lock dropped:
+		 * read next first, and signal under the lock. */
+		for (t = batch; t; t = next) {
+			next = t->next;
+			t->done = true;
+			if (t->waiting)
+				pthread_cond_signal(&t->done_cond);
+		}
+		s->finished += n;
+		pthread_cond_broadcast(&s->sync_cond);
+	}
+	pthread_mutex_unlock(&s->q_lock);
+	return NULL;
+}
+
+int store_call_insert_start(struct store *s, const struct store_call *c, struct store_ticket *t)
+{
+	if (!s || !c || !t || !c->id || !c->function || !c->namespace ||
+	    (unsigned)c->status >= STORE_CALL_NSTATUS)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	t->call = c;
+	pthread_cond_init(&t->done_cond, NULL);
+	pthread_mutex_lock(&s->q_lock);
+	if (s->q_tail)
+		s->q_tail->next = t;
+	else
+		s->q_head = t;
+	s->q_tail = t;
+	s->started++;
+	/* The writer is asleep only when the queue was empty. */
+	if (s->q_head == t)
+		pthread_cond_signal(&s->q_cond);
+	pthread_mutex_unlock(&s->q_lock);
+	return 0;
+}
+
+int store_call_insert_wait(struct store *s, struct store_ticket *t)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->q_lock);
+	t->waiting = true;
+	while (!t->done)
+		pthread_cond_wait(&t->done_cond, &s->q_lock);
+	rc = t->rc;
+	pthread_mutex_unlock(&s->q_lock);
+	pthread_cond_destroy(&t->done_cond);
 	return rc;
+}
+
+int store_call_insert(struct store *s, const struct store_call *c)
+{
+	struct store_ticket t;
+	int rc = store_call_insert_start(s, c, &t);
+
+	return rc ? rc : store_call_insert_wait(s, &t);
+}
+
+void store_call_sync(struct store *s)
+{
+	uint64_t upto;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->q_lock);
+	upto = s->started;
+	while (s->finished < upto)
+		pthread_cond_wait(&s->sync_cond, &s->q_lock);
+	pthread_mutex_unlock(&s->q_lock);
 }
 
 int store_call_get(struct store *s, const char *id, struct store_call *out)

@@ -28,6 +28,7 @@
 #ifndef CFAAS_STORE_H
 #define CFAAS_STORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,8 +182,41 @@ void store_call_list_free(struct store_call *cs, size_t n);
 
 /* Stores a new record from *c (borrowed): id, function, namespace and
  * queued_at_ms are required; every field is stored as given. -ERR_EXISTS if
- * the id is taken. */
+ * the id is taken. Same as store_call_insert_start then _wait. */
 int store_call_insert(struct store *s, const struct store_call *c);
+
+/*
+ * Inserts go through one writer thread that commits every insert waiting
+ * at that moment in one transaction (group commit): concurrent async
+ * submits share the WAL writes and the locks instead of queueing on them,
+ * and a caller can do other work (publish the call) while its record is
+ * written.
+ *
+ * A ticket is one insert in flight. store_call_insert_start checks *c and
+ * hands it to the writer; *c and everything it points to must stay valid,
+ * and the ticket in place, until store_call_insert_wait has returned. Every
+ * ticket that start accepted (returned 0) must be waited for.
+ */
+struct store_ticket {
+	const struct store_call *call;
+	struct store_ticket *next;
+	pthread_cond_t done_cond;
+	int rc;
+	bool done;
+	bool waiting;
+};
+
+/* 0 (the insert is queued), or -EINVAL for a call that cannot be stored. */
+int store_call_insert_start(struct store *s, const struct store_call *c,
+			    struct store_ticket *t);
+
+/* Waits for the ticket's insert to be committed: its result, as
+ * store_call_insert's. */
+int store_call_insert_wait(struct store *s, struct store_ticket *t);
+
+/* Waits until every insert started before this call is committed (or has
+ * failed), so a record that is not found afterwards does not exist. */
+void store_call_sync(struct store *s);
 
 /* Reads one record, result included, into *out (caller releases).
  * -ERR_NOT_FOUND if absent. */

@@ -84,6 +84,21 @@ START_TEST(test_json_over_cap_rolls_back)
 }
 END_TEST
 
+START_TEST(test_utf8_valid)
+{
+	ck_assert(buf_utf8_valid("", 0));
+	ck_assert(buf_utf8_valid("plain\x01\x7f", 7));
+	ck_assert(buf_utf8_valid("\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80", 9));
+	ck_assert(buf_utf8_valid("a\0b", 3)); /* NUL is a character */
+	ck_assert(!buf_utf8_valid("\xff", 1));
+	ck_assert(!buf_utf8_valid("\xc3", 1));            /* cut short */
+	ck_assert(!buf_utf8_valid("\xc0\xaf", 2));        /* overlong */
+	ck_assert(!buf_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+	ck_assert(!buf_utf8_valid("\xf4\x90\x80\x80", 4)); /* past U+10FFFF */
+	ck_assert(!buf_utf8_valid("ok\xe2\x82", 4));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("buf");
@@ -93,6 +108,7 @@ int main(void)
 
 	tcase_add_test(tc, test_cap);
 	tcase_add_test(tc, test_binary);
+	tcase_add_test(tc, test_utf8_valid);
 	tcase_add_loop_test(tc, test_json_string, 0, sizeof(json) / sizeof(json[0]));
 	tcase_add_test(tc, test_json_over_cap_rolls_back);
 	suite_add_tcase(s, tc);

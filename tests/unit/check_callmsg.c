@@ -12,6 +12,9 @@
 
 /* ---- call message round trip ------------------------------------------------ */
 
+/* Every kind of character the JSON writer must escape or pass through. */
+#define TEXT "q\" b\\ t\t c\x01 del\x7f e\xc3\xa9 jp\xe6\x97\xa5 emoji\xf0\x9f\x98\x80 /"
+
 START_TEST(test_roundtrip)
 {
 	static const unsigned char body[] = { 'a', 0, 0xff, '\n', 'z' };
@@ -41,6 +44,7 @@ START_TEST(test_roundtrip)
 	ck_assert_int_eq(callmsg_hdrs_add(&m.header, "Content-Type", "text/plain"), 0);
 	ck_assert_int_eq(callmsg_hdrs_add(&m.header, "X-Multi", "one"), 0);
 	ck_assert_int_eq(callmsg_hdrs_add(&m.header, "x-multi", "two"), 0);
+	ck_assert_int_eq(callmsg_hdrs_add(&m.header, "X-Text", TEXT), 0);
 	ck_assert_int_eq(callmsg_set_retry(&m, &ann), 0);
 	ck_assert_uint_eq(m.retry.n, 2);
 
@@ -66,6 +70,7 @@ START_TEST(test_roundtrip)
 	ck_assert_uint_eq(h->nvalues, 2);
 	ck_assert_str_eq(h->values[1], "two");
 	ck_assert_str_eq(callmsg_hdrs_value(&back.header, "content-type"), "text/plain");
+	ck_assert_str_eq(callmsg_hdrs_value(&back.header, "X-Text"), TEXT);
 	ck_assert_str_eq(wire_map_get(&back.retry, "com.openfaas.retry.codes"), "500,503");
 	ck_assert_ptr_null(wire_map_get(&back.retry, "other.annotation"));
 	callmsg_release(&back);

@@ -665,6 +665,56 @@ START_TEST(test_concurrent_writers)
 }
 END_TEST
 
+/* ---- group commit ------------------------------------------------------- */
+
+#define GROUP_N 100
+
+START_TEST(test_call_group_commit)
+{
+	struct store *s = open_store();
+	static struct store_ticket t[GROUP_N];
+	static struct store_call c[GROUP_N];
+	static char ids[GROUP_N][32];
+	struct store_call g;
+	sqlite3 *db = NULL;
+	int i;
+
+	/* Another connection holds the write lock: the writer's first batch
+	 * waits for it, and everything started meanwhile queues behind. */
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	for (i = 0; i < GROUP_N; i++) {
+		/* Call 50 reuses the id of call 10: it alone fails. */
+		snprintf(ids[i], sizeof(ids[i]), "group-%d", i == 50 ? 10 : i);
+		c[i].id = ids[i];
+		c[i].function = (char *)"fn";
+		c[i].namespace = (char *)"openfaas-fn";
+		c[i].queued_at_ms = 1000 + i;
+		ck_assert_int_eq(store_call_insert_start(s, &c[i], &t[i]), 0);
+	}
+	usleep(50 * 1000);
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM calls"), 0);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	store_call_sync(s);
+	ck_assert_int_eq(store_call_get(s, "group-99", &g), 0);
+	ck_assert_int_eq(g.queued_at_ms, 1099);
+	store_call_release(&g);
+	for (i = 0; i < GROUP_N; i++)
+		ck_assert_int_eq(store_call_insert_wait(s, &t[i]), i == 50 ? -ERR_EXISTS : 0);
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM calls"), GROUP_N - 1);
+	ck_assert_int_eq(raw_int("SELECT queued_at FROM calls WHERE id = 'group-10'"), 1010);
+	/* Bad calls are refused at once and need no wait. */
+	memset(&c[0], 0, sizeof(c[0]));
+	ck_assert_int_eq(store_call_insert_start(s, &c[0], &t[0]), -EINVAL);
+	ck_assert_int_eq(store_call_insert_start(NULL, &c[1], &t[1]), -EINVAL);
+	/* Nothing queued: sync returns at once. */
+	store_call_sync(s);
+	store_call_sync(NULL);
+	store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -685,6 +735,7 @@ int main(void)
 	tcase_add_test(tc, test_call_list_prune_count);
 	tcase_add_test(tc, test_call_status_names);
 	tcase_add_test(tc, test_concurrent_writers);
+	tcase_add_test(tc, test_call_group_commit);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

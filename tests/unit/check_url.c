@@ -1,6 +1,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "err.h"
@@ -185,16 +187,20 @@ static bool is_hex_lower(char c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
-START_TEST(test_uuid4)
+START_TEST(test_uuid7)
 {
-	char seen[64][37];
+	char seen[64][37], prev[37] = "";
 	int i, j, k;
 
 	for (i = 0; i < 1000; i++) {
-		char u[40];
+		char u[40], hexms[13];
+		struct timespec ts;
+		unsigned long long ms, now;
 
 		memset(u, '#', sizeof(u));
-		url_uuid4(u);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		now = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+		url_uuid7(u);
 		ck_assert_uint_eq(strlen(u), 36);
 		ck_assert_int_eq(u[37], '#');
 		for (j = 0; j < 36; j++) {
@@ -203,9 +209,22 @@ START_TEST(test_uuid4)
 			else
 				ck_assert_msg(is_hex_lower(u[j]), "'%s'", u);
 		}
-		/* Version 4, RFC 4122 variant (10xx). */
-		ck_assert_msg(u[14] == '4', "'%s'", u);
+		/* Version 7, RFC 9562 variant (10xx). */
+		ck_assert_msg(u[14] == '7', "'%s'", u);
 		ck_assert_msg(strchr("89ab", u[19]) != NULL, "'%s'", u);
+		/* The first 48 bits are the time in ms, so ids sort by time. */
+		memcpy(hexms, u, 8);
+		memcpy(hexms + 8, u + 9, 4);
+		hexms[12] = '\0';
+		ms = strtoull(hexms, NULL, 16);
+		ck_assert_msg(ms >= now && ms <= now + 1000, "'%s' vs %llu", u, now);
+		if (i % 100 == 0 && prev[0]) {
+			ck_assert_str_lt(prev, u);
+		}
+		if (i % 100 == 99) {
+			memcpy(prev, u, 37);
+			usleep(2000);
+		}
 		if (i < 64) {
 			memcpy(seen[i], u, 37);
 			for (k = 0; k < i; k++)
@@ -264,7 +283,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_encode, 0, N(encodes));
 	tcase_add_test(tc, test_roundtrip_all_bytes);
 	tcase_add_loop_test(tc, test_query_get, 0, N(queries));
-	tcase_add_test(tc, test_uuid4);
+	tcase_add_test(tc, test_uuid7);
 	tcase_add_test(tc, test_random_token);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
