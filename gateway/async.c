@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "nats_embed.h"
+#include "natspub.h"
 #include "natsx.h"
 #include "../queue-worker/qw.h"
 #include "spawn.h"
@@ -60,6 +61,8 @@ struct gw_async {
 	struct nats_embed *embed;
 	natsConnection *nc;
 	jsCtx *js;
+	struct natspub *pub;          /* calls are published through it... */
+	atomic_bool pub_off;          /* ...unless the server wants more */
 	atomic_bool ready;            /* streams known to exist */
 	natsSubscription *results;    /* the results thread's */
 	pthread_t thread;
@@ -313,6 +316,7 @@ static void async_free(struct gw_async *a)
 		pthread_join(a->thread, NULL);
 	natsSubscription_Destroy(a->results);
 	natsx_close(a->nc, a->js);
+	natspub_free(a->pub);
 	nats_embed_stop(a->embed);
 	for (i = 0; i < FN_CACHE_SIZE; i++)
 		callmsg_release(&a->fn_cache[i].holder);
@@ -362,6 +366,13 @@ int async_start(struct gateway *gw, struct buf *why)
 	rc = natsx_connect(a->url, "cfaas-gateway", &a->nc, &a->js, why);
 	if (rc)
 		goto fail;
+	{
+		struct buf pwhy;
+		buf_init(&pwhy, 1024);
+		if (natspub_new(a->url, "cfaas-gateway-publisher", &a->pub, &pwhy))
+			LOG_INFO("async calls are published through cnats: %s", buf_cstr(&pwhy));
+		buf_release(&pwhy);
+	}
 	if (pthread_create(&a->thread, NULL, results_main, a)) {
 		rc = -EAGAIN;
 		buf_printf(why, "cannot start the async results thread");
@@ -564,7 +575,7 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 	char subj[200];
 	struct buf b;
 	int64_t max = natsx_max_payload(a->nc);
-	int rc, status = 0;
+	int rc = -ENOTSUP, status = 0;
 
 	memset(ack, 0, sizeof(*ack));
 	if (m->namespace && strcmp(m->namespace, WIRE_DEFAULT_NAMESPACE))
@@ -594,7 +605,18 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 		status = 500;
 		goto out;
 	}
-	rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
+	rc = -ENOTSUP;
+	if (a->pub && !atomic_load(&a->pub_off)) {
+		rc = natspub_publish(a->pub, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
+		if (rc == -ENOTSUP) {
+			LOG_WARN("async calls are published through cnats from now on: %s",
+				 buf_cstr(why));
+			atomic_store(&a->pub_off, true);
+			buf_reset(why);
+		}
+	}
+	if (rc == -ENOTSUP)
+		rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
 	if (rc == -ERR_TOO_BIG) {
 		status = 413;
 	} else if (rc) {

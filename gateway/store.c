@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "spawn.h"
 #include "store.h"
 #include "banned.h"
 
@@ -154,20 +156,34 @@ static const char *const stmt_sql[ST_COUNT] = {
 /* The most inserts one group commit takes; the rest wait for the next. */
 #define GROUP_MAX 256
 
+/* The checkpointer copies the WAL into the database once it holds this many
+ * pages (SQLite's own default threshold), and every CKPT_EVERY_MS anyway. */
+#define CKPT_PAGES 1000
+#define CKPT_EVERY_MS 2000
+
 struct store {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
 
-	/* The insert writer (see store_call_insert_start in store.h). */
+	/* The insert writer (see writer_main). */
 	pthread_mutex_t q_lock;
 	pthread_cond_t q_cond;      /* the writer waits for work */
 	pthread_cond_t sync_cond;   /* store_call_sync waits for commits */
 	struct store_ticket *q_head, *q_tail;
-	uint64_t started, finished; /* inserts handed over / completed */
+	uint64_t started, finished; /* inserts queued / committed or failed */
 	pthread_t writer;
 	bool writer_running;
 	bool stopping;
+
+	/* The checkpointer (see checkpoint_main). */
+	sqlite3 *ckpt_db;
+	pthread_mutex_t ckpt_lock;
+	pthread_cond_t ckpt_cond;
+	pthread_t ckpt;
+	bool ckpt_running;
+	bool ckpt_stop;
+	atomic_bool ckpt_wanted;
 };
 
 /* ---- plumbing ----------------------------------------------------------- */
@@ -407,7 +423,68 @@ static int create_private(const char *path)
 	return rc;
 }
 
+/*
+ * Checkpoints run on their own connection and thread. SQLite's automatic
+ * checkpoint runs inside the commit that crosses the threshold, and with
+ * synchronous=NORMAL it is also where the fsyncs happen: every few hundred
+ * commits one would stall for milliseconds, and every call queued behind
+ * it. A PASSIVE checkpoint from another connection does the same work
+ * without blocking the writer.
+ */
 static void *writer_main(void *arg);
+
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store *s = arg;
+
+	(void)db;
+	(void)name;
+	if (pages >= CKPT_PAGES && !atomic_exchange(&s->ckpt_wanted, true)) {
+		pthread_mutex_lock(&s->ckpt_lock);
+		pthread_cond_signal(&s->ckpt_cond);
+		pthread_mutex_unlock(&s->ckpt_lock);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->ckpt_lock);
+	while (!s->ckpt_stop) {
+		if (!atomic_load(&s->ckpt_wanted)) {
+			struct timespec ts;
+			mono_deadline_ts(mono_ms() + CKPT_EVERY_MS, &ts);
+			pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &ts);
+			if (s->ckpt_stop)
+				break;
+		}
+		atomic_store(&s->ckpt_wanted, false);
+		pthread_mutex_unlock(&s->ckpt_lock);
+		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&s->ckpt_lock);
+	}
+	pthread_mutex_unlock(&s->ckpt_lock);
+	return NULL;
+}
+
+static int start_checkpointer(struct store *s, const char *path)
+{
+	int rc = sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return s->ckpt_db ? map_rc(sqlite3_extended_errcode(s->ckpt_db)) : -ENOMEM;
+	sqlite3_busy_timeout(s->ckpt_db, BUSY_TIMEOUT_MS);
+	rc = map_rc(sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL));
+	if (rc)
+		return rc;
+	rc = -pthread_create(&s->ckpt, NULL, checkpoint_main, s);
+	s->ckpt_running = rc == 0;
+	/* Replaces SQLite's automatic checkpoint on the main connection. */
+	if (!rc)
+		sqlite3_wal_hook(s->db, on_wal_commit, s);
+	return rc;
+}
 
 int store_open(const char *path, struct store **out)
 {
@@ -420,6 +497,7 @@ int store_open(const char *path, struct store **out)
 				    "PRAGMA synchronous = NORMAL;"
 				    "PRAGMA foreign_keys = ON;";
 	struct store *s = NULL;
+	pthread_condattr_t ca;
 	int rc, i;
 
 	*out = NULL;
@@ -435,6 +513,11 @@ int store_open(const char *path, struct store **out)
 	pthread_mutex_init(&s->q_lock, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
 	pthread_cond_init(&s->sync_cond, NULL);
+	pthread_mutex_init(&s->ckpt_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->ckpt_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	/* Our own mutex serialises every use of the connection (statements are
 	 * shared and transactions span several calls), so SQLite's is not
 	 * needed. */
@@ -453,6 +536,8 @@ int store_open(const char *path, struct store **out)
 	for (i = 0; !rc && i < ST_COUNT; i++)
 		rc = map_rc(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					       &s->stmt[i], NULL));
+	if (!rc)
+		rc = start_checkpointer(s, path);
 	if (!rc) {
 		rc = -pthread_create(&s->writer, NULL, writer_main, s);
 		s->writer_running = rc == 0;
@@ -480,11 +565,22 @@ void store_free(struct store *s)
 		pthread_mutex_unlock(&s->q_lock);
 		pthread_join(s->writer, NULL);
 	}
+	if (s->ckpt_running) {
+		pthread_mutex_lock(&s->ckpt_lock);
+		s->ckpt_stop = true;
+		pthread_cond_signal(&s->ckpt_cond);
+		pthread_mutex_unlock(&s->ckpt_lock);
+		pthread_join(s->ckpt, NULL);
+	}
+	sqlite3_close(s->ckpt_db);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	/* The last connection to close checkpoints and removes the WAL. */
 	sqlite3_close(s->db);
 	pthread_cond_destroy(&s->sync_cond);
 	pthread_cond_destroy(&s->q_cond);
+	pthread_cond_destroy(&s->ckpt_cond);
+	pthread_mutex_destroy(&s->ckpt_lock);
 	pthread_mutex_destroy(&s->q_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -983,6 +1079,12 @@ static void commit_batch(struct store *s, struct store_ticket *batch)
 	unlock(s);
 }
 
+/*
+ * The writer: one thread takes every queued insert, commits them in one
+ * transaction per batch, and wakes the callers that wait. It runs beside
+ * the request threads, so a request's insert is usually done by the time
+ * JetStream has answered its publish.
+ */
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
@@ -1038,7 +1140,7 @@ int store_call_insert_start(struct store *s, const struct store_call *c, struct 
 		s->q_head = t;
 	s->q_tail = t;
 	s->started++;
-	/* The writer is asleep only when the queue was empty. */
+	/* The writer sleeps only when the queue was empty. */
 	if (s->q_head == t)
 		pthread_cond_signal(&s->q_cond);
 	pthread_mutex_unlock(&s->q_lock);

@@ -595,6 +595,48 @@ def test_invalid_queue_message(env):
     assert "is not a call" in gw.srv.log()
 
 
+def test_cnats_publish_fallback(env):
+    """The gateway publishes calls through its own NATS connections; a URL
+    those do not take (here one without a scheme, which cnats accepts) is
+    used through cnats, said once in the log, and calls are still accepted
+    and run, each once."""
+    nats = env.nats()
+    gw = env.gateway(None, ["--nats-url", f"127.0.0.1:{nats.port}"])
+    marker = env.marker("echo")
+    gw.deploy("echo", sh("async_echo.sh", marker))
+    ids = []
+    for i in range(3):
+        r = gw.submit("echo", f"via cnats {i}".encode())
+        assert r.status == 202, r.text
+        ids.append(r.header("X-Call-Id"))
+    for cid in ids:
+        gw.wait_record(cid, lambda c: c["status"] == "succeeded")
+    assert runs(marker) == {cid: 1 for cid in ids}
+    assert gw.srv.log().count("published through cnats") == 1
+
+
+def test_own_publisher_survives_nats_restart(env):
+    """Pooled publishing connections die with the nats-server; after it is
+    back the next calls are accepted on fresh ones, none lost or doubled."""
+    nats = env.nats()
+    gw = env.gateway(nats)
+    marker = env.marker("echo")
+    gw.deploy("echo", sh("async_echo.sh", marker))
+    first = [gw.submit("echo", b"before").header("X-Call-Id") for _ in range(3)]
+    assert all(first)
+    nats.stop()
+    nats.start()
+    assert wait_for(lambda: gw.submit("echo", b"probe").status == 202, 20)
+    later = [gw.submit("echo", b"after") for _ in range(3)]
+    assert all(r.status == 202 for r in later), [r.text for r in later]
+    done = first + [r.header("X-Call-Id") for r in later]
+    for cid in done:
+        gw.wait_record(cid, lambda c: c["status"] == "succeeded")
+    got = runs(marker)
+    assert all(got.get(cid) == 1 for cid in done), got
+    assert "published through cnats" not in gw.srv.log()
+
+
 def test_nats_down_at_start(env):
     """Without NATS the gateway serves sync calls and answers async with 503;
     once NATS is up, async calls are taken and run."""

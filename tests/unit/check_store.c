@@ -715,6 +715,49 @@ START_TEST(test_call_group_commit)
 }
 END_TEST
 
+/* Checkpoints run on their own thread: the WAL's pages reach the database
+ * file while the store is open, without a commit doing it. */
+START_TEST(test_checkpoints_in_background)
+{
+	struct store *s = open_store();
+	struct store_call c = { 0 };
+	struct stat st;
+	char id[48], wal[600];
+	off_t before;
+	int i, waited;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	before = st.st_size;
+	c.function = (char *)"fn";
+	c.namespace = (char *)"openfaas-fn";
+	c.error = (char *)"padding padding padding padding padding padding padding padding";
+	for (i = 0; i < 1500; i++) {
+		snprintf(id, sizeof(id), "ckpt-%05d", i);
+		c.id = id;
+		c.queued_at_ms = i;
+		ck_assert_int_eq(store_call_insert(s, &c), 0);
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	ck_assert_int_eq(stat(wal, &st), 0);
+	ck_assert_int_gt(st.st_size, 0);
+	for (waited = 0; waited < 5000; waited += 50) {
+		ck_assert_int_eq(stat(path, &st), 0);
+		if (st.st_size > before + 64 * 1024)
+			break;
+		usleep(50 * 1000);
+	}
+	ck_assert_msg(st.st_size > before + 64 * 1024, "database still %lld bytes after 5 s",
+		      (long long)st.st_size);
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM calls"), 1500);
+	store_free(s);
+	/* Closed: everything is in the database file, the WAL is gone. */
+	ck_assert_int_ne(stat(wal, &st), 0);
+	s = open_store();
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM calls"), 1500);
+	store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -736,6 +779,7 @@ int main(void)
 	tcase_add_test(tc, test_call_status_names);
 	tcase_add_test(tc, test_concurrent_writers);
 	tcase_add_test(tc, test_call_group_commit);
+	tcase_add_test(tc, test_checkpoints_in_background);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
