@@ -160,6 +160,7 @@ static const char *const stmt_sql[ST_COUNT] = {
  * pages (SQLite's own default threshold), and every CKPT_EVERY_MS anyway. */
 #define CKPT_PAGES 1000
 #define CKPT_EVERY_MS 2000
+#define CKPT_RESTART_PAGES 4000 /* 16 MiB of WAL with 4 KiB pages */
 
 struct store {
 	pthread_mutex_t lock;
@@ -184,6 +185,7 @@ struct store {
 	bool ckpt_running;
 	bool ckpt_stop;
 	atomic_bool ckpt_wanted;
+	int ckpt_base;             /* WAL pages when a checkpoint was last asked for */
 };
 
 /* ---- plumbing ----------------------------------------------------------- */
@@ -439,7 +441,15 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
-	if (pages >= CKPT_PAGES && !atomic_exchange(&s->ckpt_wanted, true)) {
+	/* The WAL starts over once a checkpoint has copied all of it. Under a
+	 * steady stream of commits it seldom has, so a checkpoint is asked
+	 * for each time CKPT_PAGES more pages came, not after every commit
+	 * once the WAL is that long (each one would fsync). Only the writer
+	 * commits, so ckpt_base needs no lock. */
+	if (pages < s->ckpt_base)
+		s->ckpt_base = 0;
+	if (pages >= s->ckpt_base + CKPT_PAGES && !atomic_exchange(&s->ckpt_wanted, true)) {
+		s->ckpt_base = pages;
 		pthread_mutex_lock(&s->ckpt_lock);
 		pthread_cond_signal(&s->ckpt_cond);
 		pthread_mutex_unlock(&s->ckpt_lock);
@@ -450,7 +460,9 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 static void *checkpoint_main(void *arg)
 {
 	struct store *s = arg;
+	int log = 0;
 
+	pthread_setname_np(pthread_self(), "store-ckpt");
 	pthread_mutex_lock(&s->ckpt_lock);
 	while (!s->ckpt_stop) {
 		if (!atomic_load(&s->ckpt_wanted)) {
@@ -462,7 +474,14 @@ static void *checkpoint_main(void *arg)
 		}
 		atomic_store(&s->ckpt_wanted, false);
 		pthread_mutex_unlock(&s->ckpt_lock);
-		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		/* A passive checkpoint never stops the writer, but while commits
+		 * keep coming the WAL never starts over and keeps growing; past
+		 * CKPT_RESTART_PAGES one checkpoint holds the writer back until
+		 * it is done, so the next commit rewinds the WAL. */
+		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+					  log >= CKPT_RESTART_PAGES ? SQLITE_CHECKPOINT_RESTART :
+								      SQLITE_CHECKPOINT_PASSIVE,
+					  &log, NULL);
 		pthread_mutex_lock(&s->ckpt_lock);
 	}
 	pthread_mutex_unlock(&s->ckpt_lock);
@@ -1091,6 +1110,7 @@ static void *writer_main(void *arg)
 	struct store_ticket *batch, *t, *next;
 	uint64_t n;
 
+	pthread_setname_np(pthread_self(), "store-writer");
 	pthread_mutex_lock(&s->q_lock);
 	for (;;) {
 		while (!s->q_head && !s->stopping)
