@@ -43,7 +43,6 @@ struct natspub_conn {
 	struct natspub_conn *next;
 	int fd;
 	uint64_t asked;        /* replies asked for on this connection */
-	bool awaiting;         /* a publish was written, its answer not read */
 	int64_t max_payload;
 	char inbox[48];        /* "_CFAAS.<random>." */
 	struct rbuf rb;
@@ -59,6 +58,7 @@ struct natspub_call {
 	size_t len;
 	int64_t deadline;
 	bool reused;
+	bool sent;  /* a copy was written */
 	int rc;
 	char reply[80];
 };
@@ -358,10 +358,15 @@ static int handshake(struct natspub *p, struct natspub_conn *c, const struct ser
 		if (!strcmp(line, "PONG"))
 			return 0;
 		if (!strncmp(line, "-ERR", 4)) {
-			/* Most likely authentication: cnats says it better. */
+			const char *msg = line + 4 + (line[4] == ' ');
 			buf_printf(why, "the NATS server at %s:%d refused the connection: %s",
-				   sv->host, sv->port, line + 4 + (line[4] == ' '));
-			return -ENOTSUP;
+				   sv->host, sv->port, msg);
+			/* Authentication this client lacks (cnats may have it, and
+			 * says it better); anything else (too many connections)
+			 * may pass. */
+			return strcasestr(msg, "authorization") || strcasestr(msg, "authentication") ?
+				       -ENOTSUP :
+				       -ERR_UNAVAILABLE;
 		}
 		rc = housekeeping(c, line, deadline, why);
 		if (rc)
@@ -499,7 +504,7 @@ static int parse_ack(const char *data, size_t n, struct natsx_ack *ack, struct b
 	if (err) {
 		const char *d = json_string_value(json_object_get(err, "description"));
 		buf_printf(why, "JetStream refused the message: %s", d ? d : "no reason given");
-		rc = -ERR_UNAVAILABLE;
+		rc = -EIO;
 	} else if (!json_is_integer(json_object_get(j, "seq"))) {
 		buf_printf(why, "answer from JetStream without a sequence number");
 		rc = -ERR_UNAVAILABLE;
@@ -608,7 +613,7 @@ static int send_on(struct natspub_conn *c, struct natspub_call *call, bool *stal
 		buf_printf(why, "cannot send to NATS: %s", err_str(rc));
 		return rc == -ENOMEM ? rc : -ERR_UNAVAILABLE;
 	}
-	c->awaiting = true;
+	call->sent = true;
 	return 0;
 }
 
@@ -633,12 +638,14 @@ static int read_answer(struct natspub_conn *c, struct natspub_call *call, struct
 				buf_printf(why, "no answer from JetStream in time");
 			else
 				buf_printf(why, "lost the NATS connection: %s", err_str(rc));
-			return -ERR_UNAVAILABLE;
+			return -ERR_TIMEOUT;
 		}
 		if (strncmp(line, "MSG ", 4) && strncmp(line, "HMSG ", 5)) {
+			/* -ERR from the server refuses the publish; anything else
+			 * lost the connection after the message went out. */
 			rc = housekeeping(c, line, call->deadline, why);
 			if (rc)
-				return rc == -ENOMEM ? rc : -ERR_UNAVAILABLE;
+				return rc == -ERR_UNAVAILABLE || rc == -ENOMEM ? rc : -ERR_TIMEOUT;
 			continue;
 		}
 		rc = parse_msg_line(line, &rsubj, &hsize, &size);
@@ -650,7 +657,7 @@ static int read_answer(struct natspub_conn *c, struct natspub_call *call, struct
 		rc = strcmp(rsubj, call->reply);
 		if (read_payload(c, size, call->deadline, &payload)) {
 			buf_printf(why, "lost the NATS connection while reading the answer");
-			return -ERR_UNAVAILABLE;
+			return -ERR_TIMEOUT;
 		}
 		if (rc)
 			continue; /* not ours: an answer to a publish given up on */
@@ -727,7 +734,6 @@ static int natspub_wait(struct natspub *p, struct natspub_call *call, struct nat
 		rc = read_answer(c, call, ack, &stale, &in_step, why);
 		call->conn = NULL;
 		if (in_step) {
-			c->awaiting = false;
 			pool_give(p, c);
 		} else {
 			conn_close(c);
@@ -747,8 +753,9 @@ static int natspub_wait(struct natspub *p, struct natspub_call *call, struct nat
 				call->conn = NULL;
 			}
 		}
+		/* The first copy went out: the outcome is unknown, not "no". */
 		if (rc)
-			return rc;
+			return rc == -ENOMEM ? rc : -ERR_TIMEOUT;
 	}
 }
 

@@ -38,12 +38,16 @@ void natspub_free(struct natspub *p);
  * Publishes (data, len) to subj with msg_id as Nats-Msg-Id (required: a
  * publish that fails on a connection that went stale is sent again on a
  * fresh one, and the id makes JetStream drop a copy), and waits up to
- * wait_ms for JetStream's ack. 0 with *ack filled in (may be NULL);
- * -ERR_TOO_BIG over the server's max_payload; -ERR_NOT_FOUND when no
- * stream takes subj; -ERR_UNAVAILABLE when the server cannot be reached
- * or does not answer in time, or JetStream refuses the message; -ENOTSUP
- * when the server wants something this client does not do (TLS, an
- * authentication it lacks): the caller should use cnats from then on.
+ * wait_ms for JetStream's ack. 0 with *ack filled in (may be NULL), or:
+ *   -ERR_TOO_BIG      over the server's max_payload (nothing sent);
+ *   -ERR_NOT_FOUND    no stream takes subj;
+ *   -EIO              JetStream refused the message (why says why);
+ *   -ERR_UNAVAILABLE  the server could not be reached or refused the
+ *                     publish: the message is not stored;
+ *   -ERR_TIMEOUT      the message went out but no answer came (in time, or
+ *                     at all): JetStream may have stored it;
+ *   -ENOTSUP          the server wants what this client does not do (TLS,
+ *                     an authentication it lacks): use cnats from then on.
  */
 int natspub_publish(struct natspub *p, const char *subj, const void *data, size_t len,
 		    const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why);

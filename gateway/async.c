@@ -568,9 +568,11 @@ static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg 
 	return load_function(req->gw, a, m, why);
 }
 
-/* Publishes a call message; 0 or an HTTP status with why. */
+/* Publishes a call message; 0 or an HTTP status with why. *maybe (may be
+ * NULL) is set when the message went out but no answer came back, so
+ * JetStream may have stored it after all. */
 static int publish_call(struct gw_async *a, const struct callmsg *m, const char *msg_id,
-			struct natsx_ack *ack, struct buf *why)
+			struct natsx_ack *ack, bool *maybe, struct buf *why)
 {
 	char subj[200];
 	struct buf b;
@@ -578,6 +580,8 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 	int rc = -ENOTSUP, status = 0;
 
 	memset(ack, 0, sizeof(*ack));
+	if (maybe)
+		*maybe = false;
 	if (m->namespace && strcmp(m->namespace, WIRE_DEFAULT_NAMESPACE))
 		rc = callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_CALLS, m->function, m->namespace);
 	else
@@ -596,7 +600,7 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 		goto out;
 	}
 	if (rc == -EINVAL) {
-		buf_printf(why, "request headers must be UTF-8 text");
+		buf_printf(why, "the call's path, query, headers and callback URL must be UTF-8 text");
 		status = 400;
 		goto out;
 	}
@@ -609,9 +613,9 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 	if (a->pub && !atomic_load(&a->pub_off)) {
 		rc = natspub_publish(a->pub, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
 		if (rc == -ENOTSUP) {
-			LOG_WARN("async calls are published through cnats from now on: %s",
-				 buf_cstr(why));
-			atomic_store(&a->pub_off, true);
+			if (!atomic_exchange(&a->pub_off, true))
+				LOG_WARN("async calls are published through cnats from now on: %s",
+					 buf_cstr(why));
 			buf_reset(why);
 		}
 	}
@@ -621,8 +625,10 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 		status = 413;
 	} else if (rc) {
 		/* A missing stream answers "no responders": set it up again. */
-		if (rc == -ERR_UNAVAILABLE || rc == -ERR_NOT_FOUND)
+		if (rc == -ERR_UNAVAILABLE || rc == -ERR_NOT_FOUND || rc == -ERR_TIMEOUT)
 			atomic_store(&a->ready, false);
+		if (maybe)
+			*maybe = rc == -ERR_TIMEOUT;
 		status = 503;
 	}
 out:
@@ -672,6 +678,33 @@ static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const cha
 	buf_release(&why);
 }
 
+/* A call refused after its record was written (recorded true): the record
+ * goes, unless the message may have reached the queue after all; then the
+ * call is cancelled, record and workers both, so it does not run behind
+ * the client's back. */
+static void unrecord(struct gateway *gw, struct gw_async *a, const char *id, bool recorded,
+		     bool maybe, const char *ctx)
+{
+	struct buf why;
+	int rc;
+
+	if (!maybe) {
+		if (recorded && (rc = store_call_delete(gw->store, id)))
+			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s",
+			     err_str(rc));
+		return;
+	}
+	if (recorded && (rc = store_call_cancel(gw->store, id, unix_ms())))
+		LOGC(ERROR, ctx, "cannot cancel the record of the refused call: %s", err_str(rc));
+	buf_init(&why, 1024);
+	if (tell_cancelled(a, id, &why))
+		LOGC(ERROR, ctx, "the refused call may have been queued and cannot be "
+				 "cancelled (%s): it may still run", buf_cstr(&why));
+	else
+		LOGC(WARN, ctx, "the refused call may have been queued: cancelled");
+	buf_release(&why);
+}
+
 static void answer_accepted(struct gw_resp *resp, const char *id)
 {
 	resp->status = 202;
@@ -689,7 +722,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	struct natsx_ack ack = { 0 };
 	struct buf why;
 	const char *own_id = gw_req_header(req, "X-Call-Id");
-	bool inserted = false;
+	bool inserted = false, maybe = false;
 	char ctx[160];
 	int status, rc;
 
@@ -733,13 +766,11 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 			buf_printf(&why, "cannot record the call: %s", err_str(rc));
 			goto out;
 		}
-		status = publish_call(a, &m, m.call_id, &ack, &why);
+		status = publish_call(a, &m, m.call_id, &ack, &maybe, &why);
 		rc = store_call_insert_wait(gw->store, &ticket);
 		if (status) {
 			LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
-			if (!rc && (rc = store_call_delete(gw->store, m.call_id)))
-				LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s",
-				     err_str(rc));
+			unrecord(gw, a, m.call_id, rc == 0, maybe, ctx);
 			goto out;
 		}
 		if (rc) {
@@ -757,12 +788,19 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	if (rc == -ERR_EXISTS) {
 		/* A resent X-Call-Id: the call is taken already. */
 		rc = store_call_get(gw->store, m.call_id, &old);
-		if (!rc && (strcmp(old.function, m.function) || strcmp(old.namespace, m.namespace))) {
+		if (rc) {
+			/* Gone again (its own publish failed): the client may retry. */
+			status = 503;
+			buf_printf(&why, "call id '%s' is being taken by another request; try again",
+				   m.call_id);
+			goto out;
+		}
+		if (strcmp(old.function, m.function) || strcmp(old.namespace, m.namespace)) {
 			status = 409;
 			buf_printf(&why, "call id '%s' is taken by a call to '%s'", m.call_id, old.function);
 			goto out;
 		}
-		if (!rc && !(old.status == STORE_CALL_QUEUED && old.attempts == 0)) {
+		if (!(old.status == STORE_CALL_QUEUED && old.attempts == 0)) {
 			LOGC(DEBUG, ctx, "resent call id: already %s", store_call_status_name(old.status));
 			answer_accepted(resp, m.call_id);
 			goto out;
@@ -775,11 +813,13 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	} else {
 		inserted = true;
 	}
-	status = publish_call(a, &m, m.call_id, &ack, &why);
+	status = publish_call(a, &m, m.call_id, &ack, &maybe, &why);
 	if (status) {
 		LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
-		if (inserted && (rc = store_call_delete(gw->store, m.call_id)))
-			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s", err_str(rc));
+		/* Only the request that wrote the record may undo it: a resend
+		 * must not cancel the call the first request queued. */
+		if (inserted)
+			unrecord(gw, a, m.call_id, true, maybe, ctx);
 		goto out;
 	}
 accepted:
@@ -912,7 +952,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	}
 	snprintf(msg_id, sizeof(msg_id), "%s.r%d", id, m.round);
 	buf_reset(why);
-	status = publish_call(a, &m, msg_id, &ack, why);
+	status = publish_call(a, &m, msg_id, &ack, NULL, why);
 	if (status) {
 		struct store_call back;
 		memset(&back, 0, sizeof(back));

@@ -161,6 +161,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 #define CKPT_PAGES 1000
 #define CKPT_EVERY_MS 2000
 #define CKPT_RESTART_PAGES 4000 /* 16 MiB of WAL with 4 KiB pages */
+#define CKPT_BUSY_MS 100
 
 struct store {
 	pthread_mutex_t lock;
@@ -431,7 +432,8 @@ static int create_private(const char *path)
  * synchronous=NORMAL it is also where the fsyncs happen: every few hundred
  * commits one would stall for milliseconds, and every call queued behind
  * it. A PASSIVE checkpoint from another connection does the same work
- * without blocking the writer.
+ * without blocking the writer; only when the WAL has grown past
+ * CKPT_RESTART_PAGES does one (RESTART) hold commits back while it runs.
  */
 static void *writer_main(void *arg);
 
@@ -444,8 +446,8 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 	/* The WAL starts over once a checkpoint has copied all of it. Under a
 	 * steady stream of commits it seldom has, so a checkpoint is asked
 	 * for each time CKPT_PAGES more pages came, not after every commit
-	 * once the WAL is that long (each one would fsync). Only the writer
-	 * commits, so ckpt_base needs no lock. */
+	 * once the WAL is that long (each one would fsync). Every commit holds
+	 * s->lock, so ckpt_base needs no lock of its own. */
 	if (pages < s->ckpt_base)
 		s->ckpt_base = 0;
 	if (pages >= s->ckpt_base + CKPT_PAGES && !atomic_exchange(&s->ckpt_wanted, true)) {
@@ -460,14 +462,15 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 static void *checkpoint_main(void *arg)
 {
 	struct store *s = arg;
-	int log = 0;
+	bool restart;
+	int log = 0, rc;
 
 	pthread_setname_np(pthread_self(), "store-ckpt");
 	pthread_mutex_lock(&s->ckpt_lock);
 	while (!s->ckpt_stop) {
 		if (!atomic_load(&s->ckpt_wanted)) {
 			struct timespec ts;
-			mono_deadline_ts(mono_ms() + CKPT_EVERY_MS, &ts);
+			mono_deadline_ts(CKPT_EVERY_MS, &ts);
 			pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &ts);
 			if (s->ckpt_stop)
 				break;
@@ -478,10 +481,15 @@ static void *checkpoint_main(void *arg)
 		 * keep coming the WAL never starts over and keeps growing; past
 		 * CKPT_RESTART_PAGES one checkpoint holds the writer back until
 		 * it is done, so the next commit rewinds the WAL. */
-		sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
-					  log >= CKPT_RESTART_PAGES ? SQLITE_CHECKPOINT_RESTART :
-								      SQLITE_CHECKPOINT_PASSIVE,
-					  &log, NULL);
+		restart = log >= CKPT_RESTART_PAGES;
+		rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+					       restart ? SQLITE_CHECKPOINT_RESTART :
+							 SQLITE_CHECKPOINT_PASSIVE,
+					       &log, NULL);
+		/* After a RESTART the next commit rewinds the WAL, but SQLite
+		 * still reports the old length. */
+		if (restart && rc == SQLITE_OK)
+			log = 0;
 		pthread_mutex_lock(&s->ckpt_lock);
 	}
 	pthread_mutex_unlock(&s->ckpt_lock);
@@ -493,7 +501,10 @@ static int start_checkpointer(struct store *s, const char *path)
 	int rc = sqlite3_open_v2(path, &s->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
 		return s->ckpt_db ? map_rc(sqlite3_extended_errcode(s->ckpt_db)) : -ENOMEM;
-	sqlite3_busy_timeout(s->ckpt_db, BUSY_TIMEOUT_MS);
+	/* Short: a RESTART checkpoint that cannot get the database at once
+	 * gives up and is tried again later, rather than keep the writer (and
+	 * every call waiting for a record) waiting behind it. */
+	sqlite3_busy_timeout(s->ckpt_db, CKPT_BUSY_MS);
 	rc = map_rc(sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL));
 	if (rc)
 		return rc;
