@@ -35,6 +35,14 @@ int64_t mono_ms(void)
 	return mono_ns() / 1000000;
 }
 
+int64_t real_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void mono_deadline_ts(int64_t ms, struct timespec *out)
 {
 	clock_gettime(CLOCK_MONOTONIC, out);

@@ -123,6 +123,10 @@ int spawn_wait_timeout(struct spawn_proc *proc, int64_t timeout_ms);
 int64_t mono_ms(void);
 int64_t mono_ns(void);
 
+/* CLOCK_REALTIME (Unix time) in milliseconds: for timestamps that are
+ * stored or shown, never for measuring intervals. */
+int64_t real_ms(void);
+
 /* The CLOCK_MONOTONIC time ms from now, as pthread_cond_timedwait wants it
  * for a condition variable created with that clock. */
 void mono_deadline_ts(int64_t ms, struct timespec *out);

@@ -1,9 +1,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include "err.h"
+#include "spawn.h"
 #include "url.h"
 #include "banned.h"
 
@@ -128,12 +128,9 @@ void url_uuid7(char out[37])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char b[16];
-	struct timespec ts;
-	uint64_t ms;
+	uint64_t ms = (uint64_t)real_ms();
 	size_t i, o = 0;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	pooled_random(b + 6, 10);
 	for (i = 0; i < 6; i++)
 		b[i] = (unsigned char)(ms >> (40 - 8 * i));

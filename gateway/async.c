@@ -79,14 +79,6 @@ struct gw_async {
 /* Writer-preferring, so a stop is not starved by a stream of submits. */
 static pthread_rwlock_t async_rw = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
-static int64_t unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void nap(struct gw_async *a, int64_t ms)
 {
 	struct timespec ts;
@@ -187,7 +179,7 @@ out:
 static void prune(struct gw_async *a)
 {
 	size_t n = 0;
-	int rc = store_call_prune(a->gw->store, unix_ms() - a->gw->cfg.call_retention_ms, &n);
+	int rc = store_call_prune(a->gw->store, real_ms() - a->gw->cfg.call_retention_ms, &n);
 
 	if (rc)
 		LOG_WARN("cannot prune old call records: %s", err_str(rc));
@@ -552,7 +544,7 @@ static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg 
 	memcpy(m->body, req->body, req->body_len);
 	m->body[req->body_len] = '\0';
 	m->body_len = req->body_len;
-	m->queued_at_ms = unix_ms();
+	m->queued_at_ms = real_ms();
 	for (i = 0; i < req->nhdrs; i++) {
 		if (!strcasecmp(req->hdrs[i].name, "X-Call-Id"))
 			continue;
@@ -649,7 +641,7 @@ static int tell_cancelled(struct gw_async *a, const char *id, struct buf *why)
 	r.call_id = (char *)id;
 	r.round = CALLMSG_ROUND_ANY;
 	r.status = CALLMSG_CANCELLED;
-	r.finished_at_ms = unix_ms();
+	r.finished_at_ms = real_ms();
 	buf_init(&data, 4096);
 	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
 	rc = callmsg_report_dump(&r, &data);
@@ -694,7 +686,7 @@ static void unrecord(struct gateway *gw, struct gw_async *a, const char *id, boo
 			     err_str(rc));
 		return;
 	}
-	if (recorded && (rc = store_call_cancel(gw->store, id, unix_ms())))
+	if (recorded && (rc = store_call_cancel(gw->store, id, real_ms())))
 		LOGC(ERROR, ctx, "cannot cancel the record of the refused call: %s", err_str(rc));
 	buf_init(&why, 1024);
 	if (tell_cancelled(a, id, &why))
@@ -870,7 +862,7 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 		buf_printf(why, "the queue (NATS JetStream) is not available: the workers cannot be told");
 		goto out;
 	}
-	rc = store_call_cancel(gw->store, id, unix_ms());
+	rc = store_call_cancel(gw->store, id, real_ms());
 	if (rc) {
 		status = rc == -ERR_INVALID ? 409 : rc == -ERR_NOT_FOUND ? 404 : 500;
 		buf_printf(why, "call '%s' cannot be cancelled now: %s", id,
@@ -943,7 +935,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 		goto out;
 	}
 	m.round++;
-	m.queued_at_ms = unix_ms();
+	m.queued_at_ms = real_ms();
 	rc = store_call_requeue(gw->store, id, m.queued_at_ms);
 	if (rc) {
 		status = rc == -ERR_INVALID ? 409 : 500;
@@ -958,7 +950,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 		memset(&back, 0, sizeof(back));
 		back.id = (char *)id;
 		back.status = STORE_CALL_DEAD_LETTER;
-		back.finished_at_ms = unix_ms();
+		back.finished_at_ms = real_ms();
 		back.error = (char *)"the retry could not be queued";
 		store_call_update(gw->store, &back, NULL);
 		goto out;

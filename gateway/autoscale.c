@@ -31,14 +31,6 @@ struct autoscale {
 	struct fn_state *states;
 };
 
-static int64_t real_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct fn_state *state_of(struct autoscale *a, const char *key)
 {
 	struct fn_state *s;

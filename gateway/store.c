@@ -232,14 +232,6 @@ static int map_rc(int rc)
 	}
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A prepared statement, reset and with no bindings. Caller holds the lock
  * and calls done() when finished with it. */
 static sqlite3_stmt *use(struct store *s, enum stmt_id id)
@@ -687,7 +679,7 @@ int store_function_put(struct store *s, const char *namespace, const char *name,
 	bind_text(st, 2, name);
 	bind_text(st, 3, deployment);
 	sqlite3_bind_int64(st, 4, replicas >= 0 ? replicas : stored);
-	sqlite3_bind_int64(st, 5, now_ms());
+	sqlite3_bind_int64(st, 5, real_ms());
 	rc = run(st);
 out:
 	rc = finish(s, rc);
@@ -798,7 +790,7 @@ int store_function_set_replicas(struct store *s, const char *namespace, const ch
 	bind_text(st, 1, namespace);
 	bind_text(st, 2, name);
 	sqlite3_bind_int64(st, 3, replicas);
-	sqlite3_bind_int64(st, 4, now_ms());
+	sqlite3_bind_int64(st, 4, real_ms());
 	rc = write_one(s, st);
 	unlock(s);
 	return rc;
@@ -832,7 +824,7 @@ static int secret_write(struct store *s, enum stmt_id id, const char *namespace,
 	bind_text(st, 1, namespace);
 	bind_text(st, 2, name);
 	bind_blob(st, 3, value, len);
-	sqlite3_bind_int64(st, 4, now_ms());
+	sqlite3_bind_int64(st, 4, real_ms());
 	rc = write_one(s, st);
 	unlock(s);
 	return rc;

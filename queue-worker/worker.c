@@ -78,14 +78,6 @@ struct qw {
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static int64_t unix_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits on cond for at most ms (CLOCK_MONOTONIC). w->lock held. */
 static void timed_wait(struct qw *w, pthread_cond_t *cond, int64_t ms)
 {
@@ -212,7 +204,7 @@ static int dead_letter(struct qw *w, const struct callmsg *m, const char *data, 
 	buf_init(&when, 64);
 	if (!o || !json_is_object(o))
 		goto out;
-	wire_time_rfc3339(unix_ms(), &when);
+	wire_time_rfc3339(real_ms(), &when);
 	if (json_object_set_new(o, "error", json_string(r->error ? r->error : "")) ||
 	    json_object_set_new(o, "status", json_string(callmsg_status_name(r->status))) ||
 	    json_object_set_new(o, "attempts", json_integer(r->attempts)) ||
@@ -289,7 +281,7 @@ static void dead_letter_invalid(struct exec *x, natsMsg *msg, const char *reason
 		buf_printf(&text, "invalid queue message: %s", reason);
 		r.call_id = (char *)json_string_value(json_object_get(raw, "callId"));
 		r.status = CALLMSG_DEAD_LETTER;
-		r.finished_at_ms = unix_ms();
+		r.finished_at_ms = real_ms();
 		r.error = (char *)buf_cstr(&text);
 		if (report(w, &r, &why))
 			LOG_WARN("cannot report call %s: %s", r.call_id, buf_cstr(&why));
@@ -338,7 +330,7 @@ static void run_function(struct exec *x, const struct callmsg *m, struct callmsg
 	rc = invoke_run(&x->http, &rq, resp);
 	(void)rc;
 out:
-	r->finished_at_ms = unix_ms();
+	r->finished_at_ms = real_ms();
 	r->duration_seconds = resp->seconds;
 	buf_release(&url);
 }
@@ -402,7 +394,7 @@ static int64_t call_back(struct exec *x, const struct callmsg *m, struct callmsg
 		atomic_fetch_add(&w->n_callbacks, 1);
 	} else if (retry && (unsigned)r->callback_attempts < pol->attempts) {
 		delay = policy_delay_ms(pol, (unsigned)r->callback_attempts,
-					callmsg_hdrs_value(&resp.headers, "Retry-After"), unix_ms(),
+					callmsg_hdrs_value(&resp.headers, "Retry-After"), real_ms(),
 					rnd(x));
 		LOGC(WARN, ctx, "callback to '%s' failed (attempt %d of %u): %s%d%s; again in %lld ms",
 		     m->callback_url, r->callback_attempts, pol->attempts,
@@ -537,13 +529,13 @@ static void process(struct exec *x, natsMsg *msg)
 		r.attempts = attempt - 1;
 		r.status = CALLMSG_DEAD_LETTER;
 		r.status_code = POLICY_NO_ANSWER_STATUS;
-		r.finished_at_ms = unix_ms();
+		r.finished_at_ms = real_ms();
 		set_error(&r, "no answer after %d attempts: the last one was interrupted", r.attempts);
 		goto outcome;
 	}
 	r.status = CALLMSG_RUNNING;
 	r.attempts = attempt;
-	r.started_at_ms = unix_ms();
+	r.started_at_ms = real_ms();
 	if (report(w, &r, &why)) {
 		LOGC(WARN, ctx, "cannot report the start: %s; trying again soon", buf_cstr(&why));
 		nak(x, msg, SOON_MS);
@@ -604,7 +596,7 @@ static void process(struct exec *x, natsMsg *msg)
 		if ((unsigned)attempt < pol.attempts) {
 			delay = policy_delay_ms(&pol, (unsigned)attempt,
 						callmsg_hdrs_value(&r.result_header, "Retry-After"),
-						unix_ms(), rnd(x));
+						real_ms(), rnd(x));
 			if (delay <= 0)
 				delay = 1;
 			r.status = CALLMSG_QUEUED;
