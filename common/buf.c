@@ -105,6 +105,23 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+char *buf_asprintf(const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	int rc;
+
+	buf_init(&b, 64 * 1024);
+	va_start(ap, fmt);
+	rc = buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (rc) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b, NULL);
+}
+
 /* Length of the valid UTF-8 sequence starting at s, or 0 if it is not. */
 static size_t utf8_seq(const unsigned char *s, size_t len)
 {

@@ -53,6 +53,10 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 
+/* A new string made with printf rules (caller frees), at most 64 KiB, or
+ * NULL when it does not fit or memory is short. */
+char *buf_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Appends s as a JSON string literal, quotes included; bytes that are not
  * valid UTF-8 are replaced by U+FFFD so the result is always valid JSON. */
 int buf_add_json_string(struct buf *b, const void *s, size_t len);

@@ -165,25 +165,6 @@ struct pd_tail {
 	bool adopted;
 };
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *str_printf(const char *fmt, ...)
-{
-	struct buf b;
-	va_list ap;
-	int rc;
-
-	buf_init(&b, 64 * 1024);
-	va_start(ap, fmt);
-	rc = buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (rc) {
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
-}
-
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -254,7 +235,7 @@ static void rm_tree(const char *path, int depth)
 
 			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 				continue;
-			sub = str_printf("%s/%s", path, e->d_name);
+			sub = buf_asprintf("%s/%s", path, e->d_name);
 			if (sub)
 				rm_tree(sub, depth + 1);
 			free(sub);
@@ -318,7 +299,7 @@ static int write_secrets(const struct prov_spec *spec, const char *dir, struct b
 		return rc;
 	}
 	for (i = 0; i < spec->nsecrets; i++) {
-		char *path = str_printf("%s/%s", dir, spec->secrets[i].name);
+		char *path = buf_asprintf("%s/%s", dir, spec->secrets[i].name);
 		const char *v = spec->secrets[i].value;
 		size_t off = 0;
 		int fd;
@@ -406,7 +387,7 @@ static int gen_new(struct pd *p, const struct prov_spec *spec, struct buf *why,
 		json_object_set_new(labels, d->labels.items[i].key,
 				    json_string(d->labels.items[i].value));
 	for (i = 0; i < d->annotations.n; i++) {
-		char *k = str_printf(PD_LABEL_ANN "%s", d->annotations.items[i].key);
+		char *k = buf_asprintf(PD_LABEL_ANN "%s", d->annotations.items[i].key);
 
 		if (k)
 			json_object_set_new(labels, k, json_string(d->annotations.items[i].value));
@@ -438,7 +419,7 @@ static int gen_new(struct pd *p, const struct prov_spec *spec, struct buf *why,
 	if (d->read_only_root_filesystem)
 		json_object_set_new(hc, "ReadonlyRootfs", json_true());
 	if (spec->nsecrets) {
-		g->secrets_dir = str_printf("%s/%s/%s/%s", p->secrets_root, ns, spec->name, g->hash);
+		g->secrets_dir = buf_asprintf("%s/%s/%s/%s", p->secrets_root, ns, spec->name, g->hash);
 		if (!g->secrets_dir) {
 			rc = -ENOMEM;
 			goto out_json;
@@ -680,58 +661,23 @@ static void begin_drain(struct pd *p, struct rs_replica *r, int64_t now)
 	rp->drain_at = now;
 }
 
-static struct rs_replica *victim(struct rs_function *fn)
+static int start_one(void *p, struct rs_function *fn, int64_t now)
 {
-	static const int rank[] = { [RS_BACKOFF] = 0, [RS_STARTING] = 1, [RS_READY] = 2 };
-	struct rs_replica *best = NULL;
-	size_t i;
+	return new_replica(p, fn, now, NULL, 0);
+}
 
-	for (i = 0; i < fn->nreps; i++) {
-		struct rs_replica *r = fn->reps[i];
-
-		if (r->state == RS_DRAINING || r->generation != fn->generation)
-			continue;
-		if (!best || rank[r->state] < rank[best->state] ||
-		    (rank[r->state] == rank[best->state] &&
-		     (r->inflight < best->inflight ||
-		      (r->inflight == best->inflight && r->index > best->index))))
-			best = r;
-	}
-	return best;
+static void drain_one(void *p, struct rs_replica *r, int64_t now)
+{
+	begin_drain(p, r, now);
 }
 
 /* Locked. Creates or drains replicas so fn matches what is wanted. */
 static void reconcile(struct pd *p, struct rs_function *fn, int64_t now, int64_t *wake_at)
 {
+	static const struct rs_actions act = { start_one, drain_one };
 	struct pd_fn *pf = fn->priv;
-	unsigned live_mask = RS_ANY & ~RS_MASK(RS_DRAINING);
-	unsigned live = replicas_count(fn, live_mask, fn->generation);
-	unsigned old = replicas_count(fn, live_mask, 0) - live;
-	size_t i;
 
-	while (live < fn->desired && !new_replica(p, fn, now, NULL, 0))
-		live++;
-	while (live > fn->desired) {
-		struct rs_replica *r = victim(fn);
-
-		if (!r)
-			break;
-		begin_drain(p, r, now);
-		live--;
-	}
-	if (!old)
-		return;
-	if (fn->desired == 0 || now >= pf->update_deadline ||
-	    replicas_count(fn, RS_MASK(RS_READY), fn->generation) >= fn->desired) {
-		for (i = 0; i < fn->nreps; i++) {
-			struct rs_replica *r = fn->reps[i];
-
-			if (r->generation != fn->generation && r->state != RS_DRAINING)
-				begin_drain(p, r, now);
-		}
-	} else {
-		*wake_at = min64(*wake_at, pf->update_deadline);
-	}
+	replicas_reconcile(fn, now, pf->update_deadline, wake_at, &act, p);
 }
 
 static int64_t check_interval(const struct rs_replica *r, const struct pd_rep *rp, int64_t now)
@@ -1292,7 +1238,7 @@ static int pd_scale(struct provider *base, const char *ns, const char *name, uns
 
 static void rm_fn_secrets(struct pd *p, const char *ns, const char *name)
 {
-	char *dir = str_printf("%s/%s/%s", p->secrets_root, ns, name);
+	char *dir = buf_asprintf("%s/%s/%s", p->secrets_root, ns, name);
 
 	if (dir)
 		rm_tree(dir, 0);
@@ -1438,7 +1384,7 @@ static const struct provider_ops docker_ops = {
 /* Reads <data dir>/docker-gateway-id, or makes it. */
 static int gateway_id(struct pd *p, const char *data_dir, struct buf *why)
 {
-	char *path = str_printf("%s/docker-gateway-id", data_dir);
+	char *path = buf_asprintf("%s/docker-gateway-id", data_dir);
 	unsigned char rnd[8];
 	char text[32];
 	ssize_t n;
@@ -1494,7 +1440,7 @@ int provider_docker_new(const struct provider_opts *o, struct provider **out,
 	buf_init(&ewhy, 1024);
 	buf_init(&ver, 256);
 	if (!(p->socket = strdup(sock)) ||
-	    !(p->secrets_root = str_printf("%s/docker/secrets", o->data_dir))) {
+	    !(p->secrets_root = buf_asprintf("%s/docker/secrets", o->data_dir))) {
 		rc = -ENOMEM;
 		goto fail;
 	}

@@ -223,25 +223,6 @@ static int vec_push(struct vec *v, void *x)
 	return 0;
 }
 
-static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *str_printf(const char *fmt, ...)
-{
-	struct buf b;
-	va_list ap;
-	int rc;
-
-	buf_init(&b, 64 * 1024);
-	va_start(ap, fmt);
-	rc = buf_vprintf(&b, fmt, ap);
-	va_end(ap);
-	if (rc) {
-		buf_release(&b);
-		return NULL;
-	}
-	return buf_detach(&b, NULL);
-}
-
 static int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -516,8 +497,8 @@ static int prepare_dirs(const struct pp *p, struct pp_rep *rp)
 	char *nsdir = NULL, *fndir = NULL, *sub = NULL;
 	int rc;
 
-	nsdir = str_printf("%s/%s", p->root, rp->ns);
-	fndir = str_printf("%s/%s/%s", p->root, rp->ns, rp->name);
+	nsdir = buf_asprintf("%s/%s", p->root, rp->ns);
+	fndir = buf_asprintf("%s/%s/%s", p->root, rp->ns, rp->name);
 	if (!nsdir || !fndir) {
 		rc = -ENOMEM;
 		goto out;
@@ -527,21 +508,21 @@ static int prepare_dirs(const struct pp *p, struct pp_rep *rp)
 	rm_tree(rp->dir);
 	if ((rc = make_dir(rp->dir, dmode)))
 		goto out;
-	if (!(sub = str_printf("%s/tmp", rp->dir))) {
+	if (!(sub = buf_asprintf("%s/tmp", rp->dir))) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	if ((rc = make_dir(sub, 0700)) || (rc = own_path(p, sub)))
 		goto out;
 	free(sub);
-	if (!(sub = str_printf("%s/secrets", rp->dir))) {
+	if (!(sub = buf_asprintf("%s/secrets", rp->dir))) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	if ((rc = make_dir(sub, 0700)) || (rc = write_secrets(p, rp->gen, sub)))
 		goto out;
 	free(sub);
-	if (!(sub = str_printf("%s/work", rp->dir))) {
+	if (!(sub = buf_asprintf("%s/work", rp->dir))) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -604,7 +585,7 @@ static bool env_reserved(const char *key)
 static int bundle_fprocess(const char *bundle, char **out, struct buf *why)
 {
 	char text[PP_FPROCESS_MAX + 1];
-	char *path = str_printf("%s/fprocess", bundle);
+	char *path = buf_asprintf("%s/fprocess", bundle);
 	size_t len = 0, i;
 	int fd;
 
@@ -642,7 +623,7 @@ static int bundle_fprocess(const char *bundle, char **out, struct buf *why)
 
 static int gen_add_env(struct pp_gen *g, const char *key, const char *value)
 {
-	char *kv = str_printf("%s=%s", key, value);
+	char *kv = buf_asprintf("%s=%s", key, value);
 
 	if (!kv)
 		return -ENOMEM;
@@ -1010,9 +991,9 @@ static void start_replica(struct pp *p, struct pp_rep *rp)
 	size_t i;
 	int fd, port = 0, rc;
 
-	work = str_printf("%s/work", rp->dir);
-	tmp = str_printf("%s/tmp", rp->dir);
-	secrets = str_printf("%s/secrets", rp->dir);
+	work = buf_asprintf("%s/work", rp->dir);
+	tmp = buf_asprintf("%s/tmp", rp->dir);
+	secrets = buf_asprintf("%s/secrets", rp->dir);
 	if (!work || !tmp || !secrets) {
 		rc = -ENOMEM;
 		goto out;
@@ -1034,15 +1015,15 @@ static void start_replica(struct pp *p, struct pp_rep *rp)
 	if (!rp->gen->has_path)
 		rc = env_add(&env, strdup(p->path_env));
 	if (!rc && !rp->gen->has_home)
-		rc = env_add(&env, str_printf("HOME=%s", tmpdir));
+		rc = env_add(&env, buf_asprintf("HOME=%s", tmpdir));
 	for (i = 0; !rc && i < rp->gen->nenv; i++)
 		rc = env_add(&env, strdup(rp->gen->env[i]));
 	if (!rc)
-		rc = env_add(&env, str_printf("TMPDIR=%s", tmpdir));
+		rc = env_add(&env, buf_asprintf("TMPDIR=%s", tmpdir));
 	if (!rc)
-		rc = env_add(&env, str_printf("secret_mount_path=%s", secdir));
+		rc = env_add(&env, buf_asprintf("secret_mount_path=%s", secdir));
 	if (!rc)
-		rc = env_add(&env, str_printf("port=%d", port));
+		rc = env_add(&env, buf_asprintf("port=%d", port));
 	if (!rc)
 		rc = env_add(&env, strdup("bind_address=127.0.0.1"));
 	if (!rc)
@@ -1123,7 +1104,7 @@ static int new_replica(struct pp *p, struct rs_function *fn, int64_t now)
 	rp->ns = strdup(fn->ns);
 	rp->name = strdup(fn->name);
 	rp->instance = strdup(r->instance);
-	rp->dir = str_printf("%s/%s", pf->dir, r->instance);
+	rp->dir = buf_asprintf("%s/%s", pf->dir, r->instance);
 	rp->gen = pf->gen;
 	rp->gen->refs++;
 	r->priv = rp;
@@ -1144,60 +1125,23 @@ static void begin_drain(struct pp *p, struct rs_replica *r, int64_t now)
 	hc_close(rp);
 }
 
-/* Locked. The replica of the current generation that costs least to drop:
- * not running, then not ready, then the fewest requests, then the newest. */
-static struct rs_replica *victim(struct rs_function *fn)
+static int start_one(void *p, struct rs_function *fn, int64_t now)
 {
-	static const int rank[] = { [RS_BACKOFF] = 0, [RS_STARTING] = 1, [RS_READY] = 2 };
-	struct rs_replica *best = NULL;
-	size_t i;
+	return new_replica(p, fn, now);
+}
 
-	for (i = 0; i < fn->nreps; i++) {
-		struct rs_replica *r = fn->reps[i];
-
-		if (r->state == RS_DRAINING || r->generation != fn->generation)
-			continue;
-		if (!best || rank[r->state] < rank[best->state] ||
-		    (rank[r->state] == rank[best->state] &&
-		     (r->inflight < best->inflight ||
-		      (r->inflight == best->inflight && r->index > best->index))))
-			best = r;
-	}
-	return best;
+static void drain_one(void *p, struct rs_replica *r, int64_t now)
+{
+	begin_drain(p, r, now);
 }
 
 /* Locked. Creates or drains replicas so fn matches what is wanted. */
 static void reconcile(struct pp *p, struct rs_function *fn, int64_t now, int64_t *wake_at)
 {
+	static const struct rs_actions act = { start_one, drain_one };
 	struct pp_fn *pf = fn->priv;
-	unsigned live_mask = RS_ANY & ~RS_MASK(RS_DRAINING);
-	unsigned live = replicas_count(fn, live_mask, fn->generation);
-	unsigned old = replicas_count(fn, live_mask, 0) - live;
-	size_t i;
 
-	while (live < fn->desired && !new_replica(p, fn, now))
-		live++;
-	while (live > fn->desired) {
-		struct rs_replica *r = victim(fn);
-
-		if (!r)
-			break;
-		begin_drain(p, r, now);
-		live--;
-	}
-	if (!old)
-		return;
-	if (fn->desired == 0 || now >= pf->update_deadline ||
-	    replicas_count(fn, RS_MASK(RS_READY), fn->generation) >= fn->desired) {
-		for (i = 0; i < fn->nreps; i++) {
-			struct rs_replica *r = fn->reps[i];
-
-			if (r->generation != fn->generation && r->state != RS_DRAINING)
-				begin_drain(p, r, now);
-		}
-	} else {
-		*wake_at = min64(*wake_at, pf->update_deadline);
-	}
+	replicas_reconcile(fn, now, pf->update_deadline, wake_at, &act, p);
 }
 
 static int64_t check_interval(const struct rs_replica *r, const struct pp_rep *rp, int64_t now)
@@ -1615,7 +1559,7 @@ static int pp_apply(struct provider *base, const struct prov_spec *spec, struct 
 	}
 	if (!fn) {
 		pf = calloc(1, sizeof(*pf));
-		if (!pf || !(pf->dir = str_printf("%s/%s/%s", p->root, ns, name))) {
+		if (!pf || !(pf->dir = buf_asprintf("%s/%s/%s", p->root, ns, name))) {
 			free(pf);
 			rc = -ENOMEM;
 			goto out;
@@ -1825,10 +1769,10 @@ static int probe(struct pp *p, struct buf *why)
 	char *dir = NULL, *work = NULL, *tmp = NULL, *secrets = NULL;
 	int rc;
 
-	dir = str_printf("%s/.probe", p->root);
-	work = str_printf("%s/.probe/work", p->root);
-	tmp = str_printf("%s/.probe/tmp", p->root);
-	secrets = str_printf("%s/.probe/secrets", p->root);
+	dir = buf_asprintf("%s/.probe", p->root);
+	work = buf_asprintf("%s/.probe/work", p->root);
+	tmp = buf_asprintf("%s/.probe/tmp", p->root);
+	secrets = buf_asprintf("%s/.probe/secrets", p->root);
 	if (!dir || !work || !tmp || !secrets) {
 		rc = -ENOMEM;
 		goto out;
@@ -1914,7 +1858,7 @@ static int choose_mode(struct pp *p, const char *run_as, struct buf *why)
 	char tmpl[] = "/tmp/cfaas-replicas-XXXXXX";
 	int rc;
 
-	p->root = str_printf("%s/replicas", p->data_dir);
+	p->root = buf_asprintf("%s/replicas", p->data_dir);
 	if (!p->root)
 		return -ENOMEM;
 	rm_tree(p->root); /* what a gateway that was killed left behind */
@@ -2013,7 +1957,7 @@ int provider_process_new(const struct provider_opts *o, struct provider **out,
 	}
 	/* Replicas get the PATH the gateway was started with. */
 	path = o->path;
-	p->path_env = str_printf("PATH=%s", path && *path ? path : PP_DEFAULT_PATH);
+	p->path_env = buf_asprintf("PATH=%s", path && *path ? path : PP_DEFAULT_PATH);
 	if (!p->path_env) {
 		rc = -ENOMEM;
 		goto fail;

@@ -342,3 +342,56 @@ int replicas_status(struct replicas *rs, const char *ns, const char *name,
 	replicas_unlock(rs);
 	return rc;
 }
+
+struct rs_replica *replicas_victim(struct rs_function *fn)
+{
+	static const int rank[] = { [RS_BACKOFF] = 0, [RS_STARTING] = 1, [RS_READY] = 2 };
+	struct rs_replica *best = NULL;
+	size_t i;
+
+	for (i = 0; i < fn->nreps; i++) {
+		struct rs_replica *r = fn->reps[i];
+
+		if (r->state == RS_DRAINING || r->generation != fn->generation)
+			continue;
+		if (!best || rank[r->state] < rank[best->state] ||
+		    (rank[r->state] == rank[best->state] &&
+		     (r->inflight < best->inflight ||
+		      (r->inflight == best->inflight && r->index > best->index))))
+			best = r;
+	}
+	return best;
+}
+
+void replicas_reconcile(struct rs_function *fn, int64_t now, int64_t update_deadline,
+			int64_t *wake_at, const struct rs_actions *act, void *provider)
+{
+	unsigned live_mask = RS_ANY & ~RS_MASK(RS_DRAINING);
+	unsigned live = replicas_count(fn, live_mask, fn->generation);
+	unsigned old = replicas_count(fn, live_mask, 0) - live;
+	size_t i;
+
+	while (live < fn->desired && !act->start(provider, fn, now))
+		live++;
+	while (live > fn->desired) {
+		struct rs_replica *r = replicas_victim(fn);
+
+		if (!r)
+			break;
+		act->drain(provider, r, now);
+		live--;
+	}
+	if (!old)
+		return;
+	if (fn->desired == 0 || now >= update_deadline ||
+	    replicas_count(fn, RS_MASK(RS_READY), fn->generation) >= fn->desired) {
+		for (i = 0; i < fn->nreps; i++) {
+			struct rs_replica *r = fn->reps[i];
+
+			if (r->generation != fn->generation && r->state != RS_DRAINING)
+				act->drain(provider, r, now);
+		}
+	} else if (update_deadline < *wake_at) {
+		*wake_at = update_deadline;
+	}
+}

@@ -126,6 +126,28 @@ int replicas_status(struct replicas *rs, const char *ns, const char *name,
  * generation (or of any when generation is 0). */
 unsigned replicas_count(const struct rs_function *fn, unsigned mask, unsigned generation);
 
+/* Locked. The replica of fn's current generation to stop first when there
+ * are too many: backing off before starting before ready, then the fewest
+ * requests in flight, then the newest. NULL when there is none. */
+struct rs_replica *replicas_victim(struct rs_function *fn);
+
+/* What replicas_reconcile() asks of a provider (its first argument). */
+struct rs_actions {
+	/* Starts one more replica of fn's current generation: 0, or an
+	 * error that stops adding more this round. */
+	int (*start)(void *provider, struct rs_function *fn, int64_t now);
+	/* Begins draining r. */
+	void (*drain)(void *provider, struct rs_replica *r, int64_t now);
+};
+
+/* Locked. Moves fn toward fn->desired live replicas of its current
+ * generation, starting some or draining replicas_victim()s. Replicas of
+ * older generations (a rolling update) are drained once the current
+ * generation has fn->desired ready, fn->desired is 0, or update_deadline
+ * has passed; until then *wake_at is lowered to update_deadline. */
+void replicas_reconcile(struct rs_function *fn, int64_t now, int64_t update_deadline,
+			int64_t *wake_at, const struct rs_actions *act, void *provider);
+
 /* Picks the ready replica of (ns, name) with the fewest requests in flight
  * (ties go round), counts one more request on it and copies its address
  * into *out (out->token is the replica, for replicas_release()). Waits
