@@ -268,17 +268,12 @@ static int read_payload(struct natspub_conn *c, size_t n, int64_t deadline, char
 	return 0;
 }
 
-static int send_all(struct natspub_conn *c, const void *data, size_t len, int64_t deadline)
-{
-	return net_write_all(c->fd, data, len, deadline);
-}
-
 /* Handles a line that is not the reply being waited for. 0 to go on, or a
  * negative code when the connection is no longer usable. */
 static int housekeeping(struct natspub_conn *c, const char *line, int64_t deadline, struct buf *why)
 {
 	if (!strcmp(line, "PING"))
-		return send_all(c, "PONG\r\n", 6, deadline);
+		return net_write_all(c->fd, "PONG\r\n", 6, deadline);
 	if (!strcmp(line, "PONG") || !strcmp(line, "+OK") || !strncmp(line, "INFO ", 5))
 		return 0;
 	if (!strncmp(line, "-ERR", 4)) {
@@ -347,7 +342,7 @@ static int handshake(struct natspub *p, struct natspub_conn *c, const struct ser
 	if (!rc)
 		rc = buf_printf(&out, "}\r\nSUB %s* 1\r\nPING\r\n", c->inbox);
 	if (!rc)
-		rc = send_all(c, out.data, out.len, deadline);
+		rc = net_write_all(c->fd, out.data, out.len, deadline);
 	buf_release(&out);
 	if (rc)
 		return rc;
@@ -599,13 +594,13 @@ static int send_on(struct natspub_conn *c, struct natspub_call *call, bool *stal
 		if (!rc)
 			rc = buf_add(&head, "\r\n", 2);
 		if (!rc)
-			rc = send_all(c, head.data, head.len, call->deadline);
+			rc = net_write_all(c->fd, head.data, head.len, call->deadline);
 	} else if (!rc) {
-		rc = send_all(c, head.data, head.len, call->deadline);
+		rc = net_write_all(c->fd, head.data, head.len, call->deadline);
 		if (!rc)
-			rc = send_all(c, call->data, len, call->deadline);
+			rc = net_write_all(c->fd, call->data, len, call->deadline);
 		if (!rc)
-			rc = send_all(c, "\r\n", 2, call->deadline);
+			rc = net_write_all(c->fd, "\r\n", 2, call->deadline);
 	}
 	buf_release(&head);
 	if (rc) {

@@ -832,6 +832,25 @@ out:
 
 /* ---- cancel and re-queue ------------------------------------------------------- */
 
+/* The record of call id into *c: 0, or 404 / 500 with why. */
+static int read_call(struct gateway *gw, const char *id, struct store_call *c, struct buf *why)
+{
+	int rc;
+
+	if (callmsg_id_check(id, why))
+		return 404;
+	rc = store_call_get(gw->store, id, c);
+	if (rc == -ERR_NOT_FOUND) {
+		buf_printf(why, "call '%s' not found", id);
+		return 404;
+	}
+	if (rc) {
+		buf_printf(why, "cannot read call '%s'", id);
+		return 500;
+	}
+	return 0;
+}
+
 int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 {
 	struct store_call c;
@@ -841,16 +860,9 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 	memset(&c, 0, sizeof(c));
 	pthread_rwlock_rdlock(&async_rw);
 	a = gw->async;
-	if (callmsg_id_check(id, why)) {
-		status = 404;
+	status = read_call(gw, id, &c, why);
+	if (status)
 		goto out;
-	}
-	rc = store_call_get(gw->store, id, &c);
-	if (rc) {
-		status = rc == -ERR_NOT_FOUND ? 404 : 500;
-		buf_printf(why, rc == -ERR_NOT_FOUND ? "call '%s' not found" : "cannot read call '%s'", id);
-		goto out;
-	}
 	if (c.status != STORE_CALL_QUEUED) {
 		status = 409;
 		buf_printf(why, "call '%s' is %s: only a queued call can be cancelled", id,
@@ -898,16 +910,9 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	buf_init(&data, 64u * 1024 * 1024);
 	pthread_rwlock_rdlock(&async_rw);
 	a = gw->async;
-	if (callmsg_id_check(id, why)) {
-		status = 404;
+	status = read_call(gw, id, &c, why);
+	if (status)
 		goto out;
-	}
-	rc = store_call_get(gw->store, id, &c);
-	if (rc) {
-		status = rc == -ERR_NOT_FOUND ? 404 : 500;
-		buf_printf(why, rc == -ERR_NOT_FOUND ? "call '%s' not found" : "cannot read call '%s'", id);
-		goto out;
-	}
 	if (c.status != STORE_CALL_DEAD_LETTER && c.status != STORE_CALL_FAILED) {
 		status = 409;
 		buf_printf(why, "call '%s' is %s: only a dead-letter or failed call can be retried", id,
