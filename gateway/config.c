@@ -1,13 +1,12 @@
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cfgopt.h"
 #include "config.h"
 #include "err.h"
-#include "parse.h"
 #include "banned.h"
 
 const char gw_config_usage[] =
@@ -39,103 +38,43 @@ const char gw_config_usage[] =
 	"  --queue-callback-timeout DUR  one callback POST (CFAAS_QUEUE_CALLBACK_TIMEOUT, 10s)\n"
 	"  --help, --version\n";
 
-enum opt_kind { OPT_INT, OPT_STR, OPT_DUR, OPT_SIZE, OPT_BOOL, OPT_NBOOL, OPT_COUNT };
+#define F(field) CFGOPT_FIELD(struct gw_config, field)
+#define FM(field, max) CFGOPT_FIELD_MAX(struct gw_config, field, max)
 
-struct opt_def {
-	const char *flag;
-	const char *env;
-	enum opt_kind kind;
-	size_t off;
-	size_t size;
-};
-
-#define F(field) offsetof(struct gw_config, field), sizeof(((struct gw_config *)0)->field)
-
-static const struct opt_def opts[] = {
-	{ "port", "CFAAS_PORT", OPT_INT, F(port) },
-	{ "bind", "CFAAS_BIND", OPT_STR, F(bind) },
-	{ "data-dir", "CFAAS_DATA_DIR", OPT_STR, F(data_dir) },
-	{ "provider", "CFAAS_PROVIDER", OPT_STR, F(provider) },
-	{ "run-as", "CFAAS_RUN_AS", OPT_STR, F(run_as) },
-	{ "watchdog", "CFAAS_WATCHDOG", OPT_STR, F(watchdog) },
-	{ "docker-socket", "CFAAS_DOCKER_SOCKET", OPT_STR, F(docker_socket) },
-	{ "nats-url", "CFAAS_NATS_URL", OPT_STR, F(nats_url) },
-	{ "no-queue-worker", "CFAAS_QUEUE_WORKER", OPT_NBOOL, F(queue_worker) },
-	{ "no-auth", "CFAAS_AUTH", OPT_NBOOL, F(auth) },
-	{ "read-timeout", "CFAAS_READ_TIMEOUT", OPT_DUR, F(read_timeout_ms) },
-	{ "write-timeout", "CFAAS_WRITE_TIMEOUT", OPT_DUR, F(write_timeout_ms) },
-	{ "upstream-timeout", "CFAAS_UPSTREAM_TIMEOUT", OPT_DUR, F(upstream_timeout_ms) },
-	{ "scale-from-zero-timeout", "CFAAS_SCALE_FROM_ZERO_TIMEOUT", OPT_DUR, F(scale_wait_ms) },
-	{ "max-body", "CFAAS_MAX_BODY", OPT_SIZE, F(max_body) },
-	{ "max-async-body", "CFAAS_MAX_ASYNC_BODY", OPT_SIZE, F(max_async_body) },
-	{ "debug", "CFAAS_DEBUG", OPT_BOOL, F(debug) },
-	{ "call-retention", "CFAAS_CALL_RETENTION", OPT_DUR, F(call_retention_ms) },
-	{ "queue-max-inflight", "CFAAS_QUEUE_MAX_INFLIGHT", OPT_COUNT, F(queue_max_inflight) },
-	{ "queue-ack-wait", "CFAAS_QUEUE_ACK_WAIT", OPT_DUR, F(queue_ack_wait_ms) },
-	{ "queue-max-retry-attempts", "CFAAS_QUEUE_MAX_RETRY_ATTEMPTS", OPT_COUNT,
-	  F(queue_max_retry_attempts) },
-	{ "queue-initial-retry-wait", "CFAAS_QUEUE_INITIAL_RETRY_WAIT", OPT_DUR,
+static const struct cfgopt opts[] = {
+	{ "port", "CFAAS_PORT", CFGOPT_PORT, F(port) },
+	{ "bind", "CFAAS_BIND", CFGOPT_STR, F(bind) },
+	{ "data-dir", "CFAAS_DATA_DIR", CFGOPT_STR, F(data_dir) },
+	{ "provider", "CFAAS_PROVIDER", CFGOPT_STR, F(provider) },
+	{ "run-as", "CFAAS_RUN_AS", CFGOPT_STR, F(run_as) },
+	{ "watchdog", "CFAAS_WATCHDOG", CFGOPT_STR, F(watchdog) },
+	{ "docker-socket", "CFAAS_DOCKER_SOCKET", CFGOPT_STR, F(docker_socket) },
+	{ "nats-url", "CFAAS_NATS_URL", CFGOPT_STR, F(nats_url) },
+	{ "no-queue-worker", "CFAAS_QUEUE_WORKER", CFGOPT_NBOOL, F(queue_worker) },
+	{ "no-auth", "CFAAS_AUTH", CFGOPT_NBOOL, F(auth) },
+	{ "read-timeout", "CFAAS_READ_TIMEOUT", CFGOPT_DUR, F(read_timeout_ms) },
+	{ "write-timeout", "CFAAS_WRITE_TIMEOUT", CFGOPT_DUR, F(write_timeout_ms) },
+	{ "upstream-timeout", "CFAAS_UPSTREAM_TIMEOUT", CFGOPT_DUR, F(upstream_timeout_ms) },
+	{ "scale-from-zero-timeout", "CFAAS_SCALE_FROM_ZERO_TIMEOUT", CFGOPT_DUR, F(scale_wait_ms) },
+	{ "max-body", "CFAAS_MAX_BODY", CFGOPT_SIZE, F(max_body) },
+	{ "max-async-body", "CFAAS_MAX_ASYNC_BODY", CFGOPT_SIZE, F(max_async_body) },
+	{ "debug", "CFAAS_DEBUG", CFGOPT_BOOL, F(debug) },
+	{ "call-retention", "CFAAS_CALL_RETENTION", CFGOPT_DUR, F(call_retention_ms) },
+	{ "queue-max-inflight", "CFAAS_QUEUE_MAX_INFLIGHT", CFGOPT_COUNT,
+	  FM(queue_max_inflight, 1024) },
+	{ "queue-ack-wait", "CFAAS_QUEUE_ACK_WAIT", CFGOPT_DUR, F(queue_ack_wait_ms) },
+	{ "queue-max-retry-attempts", "CFAAS_QUEUE_MAX_RETRY_ATTEMPTS", CFGOPT_COUNT,
+	  FM(queue_max_retry_attempts, 1024) },
+	{ "queue-initial-retry-wait", "CFAAS_QUEUE_INITIAL_RETRY_WAIT", CFGOPT_DUR,
 	  F(queue_initial_retry_wait_ms) },
-	{ "queue-max-retry-wait", "CFAAS_QUEUE_MAX_RETRY_WAIT", OPT_DUR, F(queue_max_retry_wait_ms) },
-	{ "queue-callback-timeout", "CFAAS_QUEUE_CALLBACK_TIMEOUT", OPT_DUR,
+	{ "queue-max-retry-wait", "CFAAS_QUEUE_MAX_RETRY_WAIT", CFGOPT_DUR, F(queue_max_retry_wait_ms) },
+	{ "queue-callback-timeout", "CFAAS_QUEUE_CALLBACK_TIMEOUT", CFGOPT_DUR,
 	  F(queue_callback_timeout_ms) },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
 
-/* Stores one value; src names the flag or variable for messages. */
-static int set_opt(struct gw_config *cfg, const struct opt_def *o, const char *v,
-		   const char *src, bool from_flag, struct buf *why)
-{
-	char *field = (char *)cfg + o->off;
-	uint64_t u;
-
-	switch (o->kind) {
-	case OPT_INT:
-		if (parse_uint(v, 65535, &u)) {
-			buf_printf(why, "%s: '%s' is not a port number (0-65535)", src, v);
-			return -ERR_INVALID;
-		}
-		*(int *)field = (int)u;
-		return 0;
-	case OPT_STR:
-		if (strlen(v) >= o->size) {
-			buf_printf(why, "%s: value too long", src);
-			return -ERR_INVALID;
-		}
-		memcpy(field, v, strlen(v) + 1);
-		return 0;
-	case OPT_DUR:
-		if (parse_duration_ms(v, (int64_t *)field)) {
-			buf_printf(why, "%s: cannot parse '%s' as a duration (use 30, 500ms, 10s or 1m5s)",
-				   src, v);
-			return -ERR_INVALID;
-		}
-		return 0;
-	case OPT_SIZE:
-		if (parse_size(v, (uint64_t *)field) || *(uint64_t *)field == 0) {
-			buf_printf(why, "%s: cannot parse '%s' as a size (use bytes, 16Mi or 1Gi)",
-				   src, v);
-			return -ERR_INVALID;
-		}
-		return 0;
-	case OPT_BOOL:
-		*(bool *)field = from_flag ? true : parse_bool(v);
-		return 0;
-	case OPT_COUNT:
-		if (parse_uint(v, 1024, &u) || u == 0) {
-			buf_printf(why, "%s: '%s' is not a count (1-1024)", src, v);
-			return -ERR_INVALID;
-		}
-		*(unsigned *)field = (unsigned)u;
-		return 0;
-	case OPT_NBOOL:
-		/* The flag turns it off; the variable says whether it is on. */
-		*(bool *)field = from_flag ? false : parse_bool(v);
-		return 0;
-	}
-	return 0;
-}
+static const struct cfgopt_about about = { gw_config_usage, "cfaas-gateway " CFAAS_VERSION };
 
 static void defaults(struct gw_config *cfg)
 {
@@ -166,9 +105,7 @@ static void defaults(struct gw_config *cfg)
 int gw_config_load(struct gw_config *cfg, int argc, char **argv, gw_getenv_fn get,
 		   struct buf *why)
 {
-	struct option longopts[NOPTS + 3];
-	size_t i;
-	int c, idx, rc;
+	int rc;
 
 	defaults(cfg);
 	{
@@ -176,46 +113,9 @@ int gw_config_load(struct gw_config *cfg, int argc, char **argv, gw_getenv_fn ge
 		snprintf(cfg->path, sizeof(cfg->path), "%s",
 			 path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
 	}
-	for (i = 0; i < NOPTS; i++) {
-		const char *v = get(opts[i].env);
-		if (v && *v && (rc = set_opt(cfg, &opts[i], v, opts[i].env, false, why)))
-			return rc;
-	}
-	for (i = 0; i < NOPTS; i++) {
-		bool takes_arg = opts[i].kind != OPT_BOOL && opts[i].kind != OPT_NBOOL;
-		longopts[i] = (struct option){ opts[i].flag, takes_arg ? required_argument : no_argument,
-					       NULL, (int)i };
-	}
-	longopts[NOPTS] = (struct option){ "help", no_argument, NULL, 'h' };
-	longopts[NOPTS + 1] = (struct option){ "version", no_argument, NULL, 'v' };
-	longopts[NOPTS + 2] = (struct option){ 0 };
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hv", longopts, &idx)) != -1) {
-		char src[64];
-		if (c == 'h') {
-			fputs(gw_config_usage, stdout);
-			return 1;
-		}
-		if (c == 'v') {
-			puts("cfaas-gateway " CFAAS_VERSION);
-			return 1;
-		}
-		if (c == '?' || c == ':') {
-			const char *arg = optind - 1 < argc ? argv[optind - 1] : "?";
-			buf_printf(why, "%s: %s (see --help)", arg,
-				   c == ':' ? "needs a value" : "unknown option");
-			return -ERR_INVALID;
-		}
-		snprintf(src, sizeof(src), "--%s", opts[c].flag);
-		rc = set_opt(cfg, &opts[c], optarg ? optarg : "", src, true, why);
-		if (rc)
-			return rc;
-	}
-	if (optind < argc) {
-		buf_printf(why, "unexpected argument '%s' (see --help)", argv[optind]);
-		return -ERR_INVALID;
-	}
+	rc = cfgopt_load(cfg, opts, NOPTS, &about, argc, argv, get, why);
+	if (rc)
+		return rc;
 	if (cfg->queue_initial_retry_wait_ms > cfg->queue_max_retry_wait_ms) {
 		buf_printf(why, "--queue-initial-retry-wait is above --queue-max-retry-wait");
 		return -ERR_INVALID;
