@@ -85,7 +85,7 @@ int cmd_build(int argc, char **argv)
 	session_close(&s);
 out:
 	strs_list_release(&build_args);
-	strs_map_release(&args_map);
+	wire_map_release(&args_map);
 	buf_release(&why);
 	return rc;
 }

@@ -107,7 +107,7 @@ close:
 out:
 	deploy_flags_release(&df);
 	strs_list_release(&build_args);
-	strs_map_release(&args_map);
+	wire_map_release(&args_map);
 	buf_release(&why);
 	return rc;
 }

@@ -393,7 +393,7 @@ static int read_function(struct ctx *c, const struct ynode *key, const struct yn
 			       "build it) or 'image' (to deploy it)", fn->name);
 out:
 	c->where = NULL;
-	strs_map_release(&own_env);
+	wire_map_release(&own_env);
 	buf_release(&where);
 	buf_release(&why);
 	return rc;
@@ -407,10 +407,10 @@ static void fn_release(struct stack_fn *fn)
 	free(fn->image);
 	free(fn->fprocess);
 	free(fn->namespace);
-	strs_map_release(&fn->environment);
-	strs_map_release(&fn->labels);
-	strs_map_release(&fn->annotations);
-	strs_map_release(&fn->build_args);
+	wire_map_release(&fn->environment);
+	wire_map_release(&fn->labels);
+	wire_map_release(&fn->annotations);
+	wire_map_release(&fn->build_args);
 	strs_list_release(&fn->secrets);
 	strs_list_release(&fn->constraints);
 	strs_list_release(&fn->build_options);

@@ -54,32 +54,19 @@ void strs_list_release(struct wire_list *l)
 
 int strs_map_set(struct wire_map *m, const char *key, const char *value)
 {
-	struct wire_kv *items;
-	char *k, *v;
 	size_t i;
 
-	v = strdup(value);
-	if (!v)
-		return -ENOMEM;
 	for (i = 0; i < m->n; i++) {
 		if (!strcmp(m->items[i].key, key)) {
+			char *v = strdup(value);
+			if (!v)
+				return -ENOMEM;
 			free(m->items[i].value);
 			m->items[i].value = v;
 			return 0;
 		}
 	}
-	k = strdup(key);
-	items = k ? realloc(m->items, (m->n + 1) * sizeof(*items)) : NULL;
-	if (!items) {
-		free(k);
-		free(v);
-		return -ENOMEM;
-	}
-	items[m->n].key = k;
-	items[m->n].value = v;
-	m->n++;
-	m->items = items;
-	return 0;
+	return wire_map_add(m, key, value);
 }
 
 int strs_map_merge(struct wire_map *m, const struct wire_map *from)
@@ -91,19 +78,6 @@ int strs_map_merge(struct wire_map *m, const struct wire_map *from)
 		if ((rc = strs_map_set(m, from->items[i].key, from->items[i].value)))
 			return rc;
 	return 0;
-}
-
-void strs_map_release(struct wire_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		free(m->items[i].key);
-		free(m->items[i].value);
-	}
-	free(m->items);
-	m->items = NULL;
-	m->n = 0;
 }
 
 int strs_map_add_kv(struct wire_map *m, const char *kv, const char *what, struct buf *why)

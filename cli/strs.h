@@ -4,7 +4,7 @@
  * straight into a FunctionDeployment.
  *
  * Every string is a heap copy owned by its list or map; release with
- * strs_list_release / strs_map_release (they accept zeroed structs and
+ * strs_list_release / wire_map_release (they accept zeroed structs and
  * leave them zeroed).
  */
 #ifndef CLI_STRS_H
@@ -33,9 +33,6 @@ int strs_map_set(struct wire_map *m, const char *key, const char *value);
 
 /* Copies every entry of from into m (later wins). 0 or -ENOMEM. */
 int strs_map_merge(struct wire_map *m, const struct wire_map *from);
-
-/* Frees the entries and the array; m is left zeroed. */
-void strs_map_release(struct wire_map *m);
 
 /* Parses "KEY=VALUE" (VALUE may be empty or hold '=') into m. -ERR_INVALID
  * with "<what> 'text' is not KEY=VALUE" in why when there is no '=' or the

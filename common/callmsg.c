@@ -544,36 +544,6 @@ static int set_b64(json_t *o, const char *key, const void *data, size_t len)
 
 /* ---- call message --------------------------------------------------------- */
 
-static void map_release(struct wire_map *m)
-{
-	size_t i;
-
-	for (i = 0; i < m->n; i++) {
-		free(m->items[i].key);
-		free(m->items[i].value);
-	}
-	free(m->items);
-	memset(m, 0, sizeof(*m));
-}
-
-static int map_add(struct wire_map *m, const char *key, const char *value)
-{
-	struct wire_kv *items = realloc(m->items, (m->n + 1) * sizeof(*items));
-
-	if (!items)
-		return -ENOMEM;
-	m->items = items;
-	items[m->n].key = strdup(key);
-	items[m->n].value = strdup(value);
-	if (!items[m->n].key || !items[m->n].value) {
-		free(items[m->n].key);
-		free(items[m->n].value);
-		return -ENOMEM;
-	}
-	m->n++;
-	return 0;
-}
-
 void callmsg_release(struct callmsg *m)
 {
 	if (!m)
@@ -587,7 +557,7 @@ void callmsg_release(struct callmsg *m)
 	callmsg_hdrs_release(&m->header);
 	free(m->body);
 	free(m->callback_url);
-	map_release(&m->retry);
+	wire_map_release(&m->retry);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -596,11 +566,11 @@ int callmsg_set_retry(struct callmsg *m, const struct wire_map *ann)
 	size_t i;
 	int rc;
 
-	map_release(&m->retry);
+	wire_map_release(&m->retry);
 	for (i = 0; ann && i < ann->n; i++) {
 		if (strncmp(ann->items[i].key, RETRY_PREFIX, strlen(RETRY_PREFIX)))
 			continue;
-		rc = map_add(&m->retry, ann->items[i].key, ann->items[i].value);
+		rc = wire_map_add(&m->retry, ann->items[i].key, ann->items[i].value);
 		if (rc)
 			return rc;
 	}
@@ -619,7 +589,7 @@ static int get_retry(const json_t *obj, const char *key, struct wire_map *out, s
 	json_object_foreach((json_t *)v, k, val) {
 		if (!json_is_string(val))
 			return fail_type(why, key, "an object of strings");
-		if (map_add(out, k, json_string_value(val)))
+		if (wire_map_add(out, k, json_string_value(val)))
 			return wire_fail(why, -ENOMEM, "out of memory");
 	}
 	return 0;

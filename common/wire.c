@@ -128,7 +128,7 @@ const char *wire_map_get(const struct wire_map *m, const char *key)
 	return NULL;
 }
 
-static void map_release(struct wire_map *m)
+void wire_map_release(struct wire_map *m)
 {
 	size_t i;
 
@@ -139,6 +139,24 @@ static void map_release(struct wire_map *m)
 	free(m->items);
 	m->items = NULL;
 	m->n = 0;
+}
+
+int wire_map_add(struct wire_map *m, const char *key, const char *value)
+{
+	struct wire_kv *items = realloc(m->items, (m->n + 1) * sizeof(*items));
+
+	if (!items)
+		return -ENOMEM;
+	m->items = items;
+	items[m->n].key = strdup(key);
+	items[m->n].value = strdup(value);
+	if (!items[m->n].key || !items[m->n].value) {
+		free(items[m->n].key);
+		free(items[m->n].value);
+		return -ENOMEM;
+	}
+	m->n++;
+	return 0;
 }
 
 static void list_release(struct wire_list *l)
@@ -281,7 +299,7 @@ static int get_map(const json_t *obj, const char *key, struct wire_map *out, str
 			}
 		}
 		if (rc) {
-			map_release(out);
+			wire_map_release(out);
 			return rc;
 		}
 		out->n++;
@@ -386,11 +404,11 @@ void wire_deploy_release(struct wire_deploy *d)
 	free(d->image);
 	free(d->namespace);
 	free(d->env_process);
-	map_release(&d->env_vars);
+	wire_map_release(&d->env_vars);
 	list_release(&d->constraints);
 	list_release(&d->secrets);
-	map_release(&d->labels);
-	map_release(&d->annotations);
+	wire_map_release(&d->labels);
+	wire_map_release(&d->annotations);
 	resources_release(&d->limits);
 	resources_release(&d->requests);
 	memset(d, 0, sizeof(*d));

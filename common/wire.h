@@ -80,6 +80,13 @@ struct wire_list {
 /* Returns the value of key, borrowed from m, or NULL if absent. */
 const char *wire_map_get(const struct wire_map *m, const char *key);
 
+/* Appends copies of key and value (the caller keeps keys unique). 0 or
+ * -ENOMEM, with m unchanged. */
+int wire_map_add(struct wire_map *m, const char *key, const char *value);
+
+/* Frees the entries and the array; m is left zeroed (a zeroed m is fine). */
+void wire_map_release(struct wire_map *m);
+
 /* ---- FunctionDeployment ------------------------------------------------- */
 
 /* `limits` / `requests`. The strings keep what the client sent (NULL when
