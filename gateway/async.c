@@ -855,7 +855,7 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 {
 	struct store_call c;
 	struct gw_async *a;
-	int rc, status = 200;
+	int rc, status;
 
 	memset(&c, 0, sizeof(c));
 	pthread_rwlock_rdlock(&async_rw);
@@ -863,6 +863,7 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 	status = read_call(gw, id, &c, why);
 	if (status)
 		goto out;
+	status = 200;
 	if (c.status != STORE_CALL_QUEUED) {
 		status = 409;
 		buf_printf(why, "call '%s' is %s: only a queued call can be cancelled", id,
@@ -903,7 +904,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	struct buf data;
 	char subj[160], msg_id[128];
 	struct natsx_ack ack;
-	int rc, status = 202;
+	int rc, status;
 
 	memset(&c, 0, sizeof(c));
 	memset(&m, 0, sizeof(m));
