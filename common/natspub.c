@@ -244,7 +244,7 @@ static int read_line(struct natspub_conn *c, int64_t deadline, char **line)
 			*line = s;
 			return 0;
 		}
-		got = rbuf_fill(&c->rb, false, deadline);
+		got = rbuf_fill_wait(&c->rb, deadline);
 		if (got < 0)
 			return (int)got;
 	}
@@ -259,7 +259,7 @@ static int read_payload(struct natspub_conn *c, size_t n, int64_t deadline, char
 
 		if (n + 2 > RBUF_SIZE)
 			return -ERR_TOO_BIG;
-		got = rbuf_fill(&c->rb, false, deadline);
+		got = rbuf_fill_wait(&c->rb, deadline);
 		if (got < 0)
 			return (int)got;
 	}

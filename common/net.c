@@ -4,9 +4,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -226,17 +228,36 @@ int net_sendfile_all(int fd, int in_fd, off_t offset, size_t count, int64_t dead
 void rbuf_init(struct rbuf *r, int fd)
 {
 	r->fd = fd;
+	r->timeo_ms = 0;
 	r->start = r->end = 0;
 }
 
-ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
+/* Moves the unread bytes to the front; false when the buffer is full. */
+static bool rbuf_compact(struct rbuf *r)
 {
 	if (r->start > 0) {
 		memmove(r->data, r->data + r->start, r->end - r->start);
 		r->end -= r->start;
 		r->start = 0;
 	}
-	if (r->end == sizeof(r->data))
+	return r->end < sizeof(r->data);
+}
+
+/* What a recv that returned n (<= 0) means, or 1 to try again. */
+static ssize_t rbuf_recv_failed(ssize_t n)
+{
+	if (n == 0)
+		return -ERR_CLOSED;
+	if (errno == EINTR)
+		return 1;
+	if (errno == ECONNRESET)
+		return -ERR_CLOSED;
+	return -errno;
+}
+
+ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
+{
+	if (!rbuf_compact(r))
 		return -ERR_TOO_BIG;
 	for (;;) {
 		ssize_t n = recv(r->fd, r->data + r->end, sizeof(r->data) - r->end, MSG_DONTWAIT);
@@ -244,11 +265,7 @@ ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
 			r->end += (size_t)n;
 			return n;
 		}
-		if (n == 0)
-			return -ERR_CLOSED;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			int rc;
 			if (nonblock)
 				return -EAGAIN;
@@ -257,8 +274,58 @@ ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
 				return rc;
 			continue;
 		}
-		if (errno == ECONNRESET)
-			return -ERR_CLOSED;
-		return -errno;
+		n = rbuf_recv_failed(n);
+		if (n < 0)
+			return n;
+	}
+}
+
+/* Sets fd's receive timeout to ms (0: none). */
+static int set_rcvtimeo(int fd, int64_t ms)
+{
+	struct timeval tv = { .tv_sec = (time_t)(ms / 1000),
+			      .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ? -errno : 0;
+}
+
+ssize_t rbuf_fill_wait(struct rbuf *r, int64_t deadline_ms)
+{
+	if (!rbuf_compact(r))
+		return -ERR_TOO_BIG;
+	for (;;) {
+		ssize_t n;
+
+		if (deadline_ms) {
+			int64_t left = deadline_ms - mono_ms();
+			if (left <= 0)
+				return -ERR_TIMEOUT;
+			if (!r->timeo_ms || r->timeo_ms > left + RBUF_TIMEO_SLACK_MS) {
+				int rc = set_rcvtimeo(r->fd, left);
+				if (rc)
+					return rc;
+				r->timeo_ms = left > INT32_MAX ? INT32_MAX : (int)left;
+			}
+		} else if (r->timeo_ms) {
+			int rc = set_rcvtimeo(r->fd, 0);
+			if (rc)
+				return rc;
+			r->timeo_ms = 0;
+		}
+		n = recv(r->fd, r->data + r->end, sizeof(r->data) - r->end, 0);
+		if (n > 0) {
+			r->end += (size_t)n;
+			return n;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* The timeout ran out, or the fd is non-blocking. */
+			int rc = net_wait(r->fd, POLLIN, deadline_ms);
+			if (rc)
+				return rc;
+			continue;
+		}
+		n = rbuf_recv_failed(n);
+		if (n < 0)
+			return n;
 	}
 }

@@ -43,6 +43,7 @@ int net_sendfile_all(int fd, int in_fd, off_t offset, size_t count, int64_t dead
 #define RBUF_SIZE (64u * 1024) /* also the cap on a request or response head */
 struct rbuf {
 	int fd;
+	int timeo_ms; /* the SO_RCVTIMEO rbuf_fill_wait last set; 0: none */
 	size_t start, end;
 	char data[RBUF_SIZE];
 };
@@ -60,5 +61,16 @@ static inline size_t rbuf_avail(const struct rbuf *r)
  * nonblock and nothing is ready, -ERR_TIMEOUT, -ERR_TOO_BIG when the buffer
  * is full, or a negative errno. */
 ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms);
+
+/* rbuf_fill(r, false, deadline_ms) for a reader that expects to wait, such
+ * as one reading the answer to what it just sent: it blocks in recv(2)
+ * under a receive timeout (SO_RCVTIMEO) standing in for the deadline, one
+ * system call where rbuf_fill makes three (a recv that finds nothing, a
+ * poll, the recv). The timeout is set again only when the one in place
+ * would overrun the deadline by more than RBUF_TIMEO_SLACK_MS, so a caller
+ * with a steady timeout pays no setsockopt either. The fd should be in
+ * blocking mode; a non-blocking one still works, through poll(2). */
+#define RBUF_TIMEO_SLACK_MS 50
+ssize_t rbuf_fill_wait(struct rbuf *r, int64_t deadline_ms);
 
 #endif

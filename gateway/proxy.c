@@ -310,7 +310,7 @@ static int read_head(struct proxy_call *c)
 		}
 		if (rc < 0)
 			return rc;
-		n = rbuf_fill(c->rb, false, c->deadline_ms);
+		n = rbuf_fill_wait(c->rb, c->deadline_ms);
 		if (n < 0)
 			return (int)n;
 	}

@@ -466,7 +466,7 @@ void wd_upstream_handle(struct wd_req *req)
 			}
 			if (rc < 0)
 				break;
-			rc = (int)rbuf_fill(ur, false, deadline);
+			rc = (int)rbuf_fill_wait(ur, deadline);
 			if (rc > 0)
 				rc = 0;
 		}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,6 +255,73 @@ START_TEST(test_fill_timeout_eagain_full)
 }
 END_TEST
 
+/* A writer thread for test_fill_wait: sends "late" after a pause. */
+static void *late_writer(void *arg)
+{
+	int fd = *(int *)arg;
+
+	usleep(100 * 1000);
+	(void)net_write_all(fd, "late", 4, mono_ms() + 5000);
+	return NULL;
+}
+
+START_TEST(test_fill_wait)
+{
+	struct rbuf *r = malloc(sizeof(*r));
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+	pthread_t t;
+	int64_t t0;
+	int sv[2], fl;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	rbuf_init(r, sv[0]);
+	/* Nothing comes: the deadline ends the wait, not the peer. */
+	t0 = mono_ms();
+	ck_assert_int_eq(rbuf_fill_wait(r, t0 + 150), -ERR_TIMEOUT);
+	ck_assert_int_ge(mono_ms() - t0, 150);
+	ck_assert_int_lt(mono_ms() - t0, 5000);
+	/* The receive timeout was set to about the time left. */
+	ck_assert_int_eq(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+	ck_assert(tv.tv_sec == 0 && tv.tv_usec > 0);
+	ck_assert_int_gt(r->timeo_ms, 0);
+	ck_assert_int_le(r->timeo_ms, 150);
+
+	/* Data that comes while it blocks is returned. */
+	ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &sv[1]), 0);
+	ck_assert_int_eq(rbuf_fill_wait(r, mono_ms() + 5000), 4);
+	pthread_join(t, NULL);
+	ck_assert_mem_eq(r->data + r->start, "late", 4);
+	/* A longer deadline keeps the shorter timeout in place (recv returns
+	 * early and waits again); a much shorter one sets it again. */
+	ck_assert_int_le(r->timeo_ms, 150);
+	r->start = r->end;
+	ck_assert_int_eq(net_write_all(sv[1], "x", 1, 0), 0);
+	ck_assert_int_eq(rbuf_fill_wait(r, mono_ms() + 10), 1);
+	ck_assert_int_le(r->timeo_ms, 10);
+	/* No deadline: no timeout. */
+	ck_assert_int_eq(net_write_all(sv[1], "y", 1, 0), 0);
+	ck_assert_int_eq(rbuf_fill_wait(r, 0), 1);
+	ck_assert_int_eq(r->timeo_ms, 0);
+	ck_assert_int_eq(getsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, &len), 0);
+	ck_assert(tv.tv_sec == 0 && tv.tv_usec == 0);
+
+	/* A non-blocking fd works too, through poll. */
+	fl = fcntl(sv[0], F_GETFL);
+	ck_assert_int_eq(fcntl(sv[0], F_SETFL, fl | O_NONBLOCK), 0);
+	ck_assert_int_eq(rbuf_fill_wait(r, mono_ms() + 50), -ERR_TIMEOUT);
+	ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &sv[1]), 0);
+	ck_assert_int_eq(rbuf_fill_wait(r, mono_ms() + 5000), 4);
+	pthread_join(t, NULL);
+
+	/* The peer goes away. */
+	close(sv[1]);
+	ck_assert_int_eq(rbuf_fill_wait(r, mono_ms() + 5000), -ERR_CLOSED);
+	close(sv[0]);
+	free(r);
+}
+END_TEST
+
 START_TEST(test_peer_closed)
 {
 	struct rbuf *r = malloc(sizeof(*r));
@@ -463,6 +531,7 @@ int main(void)
 	tcase_add_test(tc, test_write_all_and_fill);
 	tcase_add_test(tc, test_write_timeout);
 	tcase_add_test(tc, test_fill_timeout_eagain_full);
+	tcase_add_test(tc, test_fill_wait);
 	tcase_add_test(tc, test_peer_closed);
 	tcase_add_test(tc, test_write_all_pipe);
 	tcase_add_test(tc, test_sendfile);
