@@ -94,12 +94,13 @@ void api_metrics(struct gw_req *req, struct gw_resp *resp)
 		store_function_list_free(fs, n);
 	}
 	{
-		size_t counts[STORE_CALL_NSTATUS] = { 0 };
-		store_call_count(gw->store, counts);
+		size_t queued = 0, running = 0;
+		store_call_count(gw->store, STORE_CALL_QUEUED, &queued);
+		store_call_count(gw->store, STORE_CALL_RUNNING, &running);
 		buf_printf(&resp->body,
 			   "# HELP cfaas_async_pending Async calls queued or running.\n"
 			   "# TYPE cfaas_async_pending gauge\ncfaas_async_pending %zu\n",
-			   counts[STORE_CALL_QUEUED] + counts[STORE_CALL_RUNNING]);
+			   queued + running);
 	}
 }
 

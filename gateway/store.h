@@ -262,10 +262,10 @@ struct store_call_filter {
 	size_t limit;          /* 0 or above STORE_CALL_LIST_MAX: the max */
 };
 
-/* Lists records matching f (NULL: no filter), newest queued_at first, into
- * a new array (free with store_call_list_free). The result body is left out
- * of listed records (result NULL, result_len 0); read it with
- * store_call_get. */
+/* Lists records matching f (NULL: no filter), newest first (in the order
+ * they were queued or re-queued), into a new array (free with
+ * store_call_list_free). The result body is left out of listed records
+ * (result NULL, result_len 0); read it with store_call_get. */
 int store_call_list(struct store *s, const struct store_call_filter *f, struct store_call **out,
 		    size_t *n);
 
@@ -273,7 +273,8 @@ int store_call_list(struct store *s, const struct store_call_filter *f, struct s
  * NULL) gets their number. */
 int store_call_prune(struct store *s, int64_t before_ms, size_t *deleted);
 
-/* Fills counts[status] with the number of records in each status. */
-int store_call_count(struct store *s, size_t counts[STORE_CALL_NSTATUS]);
+/* *n gets the number of records in status: a range of the status index,
+ * so as cheap as the records in that status are few. */
+int store_call_count(struct store *s, enum store_call_status status, size_t *n);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -50,6 +51,19 @@ static struct store *open_store(void)
 	return s;
 }
 
+/* Raw connections in this process share the store's VFS, which holds the
+ * file for the process and keeps the WAL index in memory. */
+#define RAW_VFS "unix-excl"
+
+/* Number of records in one status. */
+static size_t count_of(struct store *s, enum store_call_status status)
+{
+	size_t n = 99999;
+
+	ck_assert_int_eq(store_call_count(s, status, &n), 0);
+	return n;
+}
+
 /* Runs one query returning an integer on a separate raw connection. */
 static long long raw_int(const char *sql)
 {
@@ -57,7 +71,7 @@ static long long raw_int(const char *sql)
 	sqlite3_stmt *st = NULL;
 	long long v = -1;
 
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, RAW_VFS), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -70,7 +84,8 @@ static void raw_exec(const char *sql)
 {
 	sqlite3 *db = NULL;
 
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, RAW_VFS),
+			 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
@@ -463,7 +478,7 @@ START_TEST(test_call_list_prune_count)
 	struct store *s = open_store();
 	struct store_call c, *list;
 	struct store_call_filter f = { .status = -1 };
-	size_t counts[STORE_CALL_NSTATUS], n, deleted, i;
+	size_t n, deleted, i;
 	char id[32];
 
 	/* 30 calls: function f0/f1 alternating, queued_at 100..129. Every
@@ -513,22 +528,20 @@ START_TEST(test_call_list_prune_count)
 	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
 	ck_assert_uint_eq(n, 0);
 
-	ck_assert_int_eq(store_call_count(s, counts), 0);
-	ck_assert_uint_eq(counts[STORE_CALL_QUEUED], 20);
-	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 10);
-	ck_assert_uint_eq(counts[STORE_CALL_RUNNING], 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 20);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_SUCCEEDED), 10);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_RUNNING), 0);
+	ck_assert_int_eq(store_call_count(s, STORE_CALL_NSTATUS, &n), -EINVAL);
 
 	/* Finished before 1115: calls 0, 3, 6, 9, 12. Queued ones stay
 	 * whatever their age. */
 	ck_assert_int_eq(store_call_prune(s, 1115, &deleted), 0);
 	ck_assert_uint_eq(deleted, 5);
-	ck_assert_int_eq(store_call_count(s, counts), 0);
-	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 5);
-	ck_assert_uint_eq(counts[STORE_CALL_QUEUED], 20);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_SUCCEEDED), 5);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 20);
 	ck_assert_int_eq(store_call_prune(s, INT64_MAX, &deleted), 0);
 	ck_assert_uint_eq(deleted, 5);
-	ck_assert_int_eq(store_call_count(s, counts), 0);
-	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_SUCCEEDED), 0);
 	store_free(s);
 }
 END_TEST
@@ -622,7 +635,7 @@ START_TEST(test_concurrent_writers)
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
 	struct store_function *list;
-	size_t n, counts[STORE_CALL_NSTATUS], i;
+	size_t n, i;
 
 	for (i = 0; i < THREADS; i++) {
 		w[i].s = s;
@@ -644,8 +657,7 @@ START_TEST(test_concurrent_writers)
 		ck_assert_ptr_nonnull(strstr(list[i].deployment, list[i].name));
 	}
 	store_function_list_free(list, n);
-	ck_assert_int_eq(store_call_count(s, counts), 0);
-	ck_assert_uint_eq(counts[STORE_CALL_SUCCEEDED], THREADS * PER_THREAD);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_SUCCEEDED), THREADS * PER_THREAD);
 	store_free(s);
 
 	/* Nothing torn on disk either. */
@@ -654,7 +666,7 @@ START_TEST(test_concurrent_writers)
 		sqlite3 *db = NULL;
 		sqlite3_stmt *st = NULL;
 
-		ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, RAW_VFS), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL),
 				 SQLITE_OK);
 		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
@@ -681,7 +693,7 @@ START_TEST(test_call_group_commit)
 
 	/* Another connection holds the write lock: the writer's first batch
 	 * waits for it, and everything started meanwhile queues behind. */
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, RAW_VFS), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	for (i = 0; i < GROUP_N; i++) {
 		/* Call 50 reuses the id of call 10: it alone fails. */
@@ -712,6 +724,186 @@ START_TEST(test_call_group_commit)
 	store_call_sync(s);
 	store_call_sync(NULL);
 	store_free(s);
+}
+END_TEST
+
+/* The list order follows the queue: a re-queued call comes first again. */
+START_TEST(test_call_requeue_order)
+{
+	struct store *s = open_store();
+	struct store_call c, *list = NULL;
+	struct store_call_filter f = { .status = STORE_CALL_QUEUED };
+	size_t n;
+
+	c = call_of("old", "echo", STORE_CALL_DEAD_LETTER, 3, 10);
+	c.finished_at_ms = 15;
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	c = call_of("mid", "echo", STORE_CALL_QUEUED, 0, 20);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	c = call_of("new", "other", STORE_CALL_QUEUED, 0, 30);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].id, "new");
+	ck_assert_str_eq(list[2].id, "old");
+	store_call_list_free(list, n);
+
+	ck_assert_int_eq(store_call_requeue(s, "old", 40), 0);
+	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].id, "old");
+	ck_assert_str_eq(list[1].id, "new");
+	ck_assert_str_eq(list[2].id, "mid");
+	store_call_list_free(list, n);
+	/* Through the status index, in the same order. */
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].id, "old");
+	ck_assert_str_eq(list[2].id, "mid");
+	store_call_list_free(list, n);
+	f.function = "echo";
+	f.limit = 1;
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].id, "old");
+	store_call_list_free(list, n);
+	/* A record inserted after the re-queue still comes before it. */
+	c = call_of("last", "echo", STORE_CALL_QUEUED, 0, 50);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
+	ck_assert_str_eq(list[0].id, "last");
+	ck_assert_str_eq(list[1].id, "old");
+	store_call_list_free(list, n);
+	store_free(s);
+}
+END_TEST
+
+/* A backlog longer than one prune step is deleted whole, in steps. */
+START_TEST(test_call_prune_steps)
+{
+	struct store *s = open_store();
+	struct store_call c;
+	char id[32];
+	size_t deleted;
+	int i;
+
+	for (i = 0; i < 1234; i++) {
+		snprintf(id, sizeof(id), "done-%04d", i);
+		c = call_of(id, "echo", i % 2 ? STORE_CALL_SUCCEEDED : STORE_CALL_FAILED, 1, i);
+		c.finished_at_ms = 10000 + i;
+		ck_assert_int_eq(store_call_insert(s, &c), 0);
+	}
+	c = call_of("waiting", "echo", STORE_CALL_QUEUED, 0, 1);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	/* Only the first 1000 finished before 11000. */
+	ck_assert_int_eq(store_call_prune(s, 11000, &deleted), 0);
+	ck_assert_uint_eq(deleted, 1000);
+	ck_assert_int_eq(store_call_prune(s, INT64_MAX, &deleted), 0);
+	ck_assert_uint_eq(deleted, 234);
+	ck_assert_int_eq(store_call_prune(s, INT64_MAX, NULL), 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_SUCCEEDED) + count_of(s, STORE_CALL_FAILED), 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 1);
+	store_free(s);
+}
+END_TEST
+
+/* A database left by schema version 1 is migrated with its records, in
+ * their queue order. */
+START_TEST(test_migrate_v1_calls)
+{
+	struct store *s;
+	struct store_call g, *list = NULL;
+	size_t n;
+
+	raw_exec("CREATE TABLE functions (namespace TEXT NOT NULL, name TEXT NOT NULL,"
+		 " deployment TEXT NOT NULL, replicas INTEGER NOT NULL CHECK (replicas >= 0),"
+		 " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+		 " PRIMARY KEY (namespace, name));"
+		 "CREATE TABLE secrets (namespace TEXT NOT NULL, name TEXT NOT NULL,"
+		 " value BLOB NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+		 " PRIMARY KEY (namespace, name));"
+		 "CREATE TABLE calls (id TEXT PRIMARY KEY NOT NULL, function TEXT NOT NULL,"
+		 " namespace TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+		 " status_code INTEGER NOT NULL DEFAULT 0, queued_at INTEGER NOT NULL,"
+		 " started_at INTEGER NOT NULL DEFAULT 0, finished_at INTEGER NOT NULL DEFAULT 0,"
+		 " duration_seconds REAL NOT NULL DEFAULT 0, callback_url TEXT NOT NULL DEFAULT '',"
+		 " error TEXT NOT NULL DEFAULT '', result BLOB, result_headers TEXT);"
+		 "CREATE INDEX calls_queued ON calls (queued_at);"
+		 "CREATE INDEX calls_function ON calls (function, queued_at);"
+		 "CREATE INDEX calls_status ON calls (status, queued_at);"
+		 "INSERT INTO functions VALUES ('openfaas-fn', 'echo', '{}', 1, 1, 1);"
+		 "INSERT INTO calls (id, function, namespace, status, attempts, status_code,"
+		 " queued_at, finished_at, duration_seconds, callback_url, result, result_headers)"
+		 " VALUES ('b', 'echo', 'openfaas-fn', 'succeeded', 2, 200, 300, 310, 0.5,"
+		 " 'http://127.0.0.1:9/cb', x'6f6b00', '{\"X-A\":[\"1\"]}'),"
+		 " ('a', 'echo', 'openfaas-fn', 'queued', 0, 0, 100, 0, 0, '', NULL, NULL),"
+		 " ('c', 'echo', 'openfaas-fn', 'dead-letter', 3, 503, 200, 250, 0, '', NULL, NULL);"
+		 "PRAGMA user_version = 1;");
+	s = open_store();
+	ck_assert_int_eq(raw_int("PRAGMA user_version"), store_schema_version());
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE name IN"
+				 " ('calls_queued', 'calls_function', 'calls_v2')"), 0);
+	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].id, "b");
+	ck_assert_str_eq(list[1].id, "c");
+	ck_assert_str_eq(list[2].id, "a");
+	store_call_list_free(list, n);
+	ck_assert_int_eq(store_call_get(s, "b", &g), 0);
+	ck_assert_int_eq(g.status, STORE_CALL_SUCCEEDED);
+	ck_assert_int_eq(g.attempts, 2);
+	ck_assert_int_eq(g.status_code, 200);
+	ck_assert_int_eq(g.finished_at_ms, 310);
+	ck_assert_str_eq(g.callback_url, "http://127.0.0.1:9/cb");
+	ck_assert_uint_eq(g.result_len, 3);
+	ck_assert_mem_eq(g.result, "ok\0", 3);
+	ck_assert_str_eq(g.result_headers, "{\"X-A\":[\"1\"]}");
+	store_call_release(&g);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_DEAD_LETTER), 1);
+	/* The id is still unique. */
+	g = call_of("a", "echo", STORE_CALL_QUEUED, 0, 400);
+	ck_assert_int_eq(store_call_insert(s, &g), -ERR_EXISTS);
+	store_free(s);
+}
+END_TEST
+
+/* While a store is open, no other process can read or write the file. */
+START_TEST(test_exclusive_to_process)
+{
+	struct store *s;
+	int go[2], status;
+	pid_t pid;
+	char c;
+
+	s = open_store();
+	store_free(s);
+	ck_assert_int_eq(pipe(go), 0);
+	/* The child exists before the store's threads do. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		sqlite3 *db = NULL;
+		int rc;
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(10);
+		if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+			_exit(11);
+		rc = sqlite3_exec(db, "SELECT COUNT(*) FROM calls", NULL, NULL, NULL);
+		sqlite3_close(db);
+		_exit(rc == SQLITE_BUSY ? 0 : 12);
+	}
+	close(go[0]);
+	s = open_store();
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	close(go[1]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	store_free(s);
+	/* Closed: anyone can open it again. */
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM calls"), 0);
 }
 END_TEST
 
@@ -796,6 +988,10 @@ int main(void)
 	tcase_add_test(tc, test_concurrent_writers);
 	tcase_add_test(tc, test_call_group_commit);
 	tcase_add_test(tc, test_checkpoints_in_background);
+	tcase_add_test(tc, test_call_requeue_order);
+	tcase_add_test(tc, test_call_prune_steps);
+	tcase_add_test(tc, test_migrate_v1_calls);
+	tcase_add_test(tc, test_exclusive_to_process);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
