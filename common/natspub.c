@@ -754,8 +754,9 @@ static int natspub_wait(struct natspub *p, struct natspub_call *call, struct nat
 	}
 }
 
-int natspub_publish(struct natspub *p, const char *subj, const void *data, size_t len,
-		    const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why)
+int natspub_publish_then(struct natspub *p, const char *subj, const void *data, size_t len,
+			 const char *msg_id, int64_t wait_ms, void (*sent)(void *), void *arg,
+			 struct natsx_ack *ack, struct buf *why)
 {
 	struct natspub_call call;
 	struct buf scratch;
@@ -765,7 +766,15 @@ int natspub_publish(struct natspub *p, const char *subj, const void *data, size_
 	if (!why)
 		why = &scratch;
 	natspub_send(p, subj, data, len, msg_id, wait_ms, &call, why);
+	if (!call.rc && sent)
+		sent(arg);
 	rc = natspub_wait(p, &call, ack, why);
 	buf_release(&scratch);
 	return rc;
+}
+
+int natspub_publish(struct natspub *p, const char *subj, const void *data, size_t len,
+		    const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why)
+{
+	return natspub_publish_then(p, subj, data, len, msg_id, wait_ms, NULL, NULL, ack, why);
 }

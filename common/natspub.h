@@ -52,4 +52,12 @@ void natspub_free(struct natspub *p);
 int natspub_publish(struct natspub *p, const char *subj, const void *data, size_t len,
 		    const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why);
 
+/* natspub_publish that calls sent(arg) once the message has gone out and
+ * before it waits for the answer: the caller's own work then runs while
+ * JetStream stores the message (sent is not called when nothing went
+ * out). */
+int natspub_publish_then(struct natspub *p, const char *subj, const void *data, size_t len,
+			 const char *msg_id, int64_t wait_ms, void (*sent)(void *), void *arg,
+			 struct natsx_ack *ack, struct buf *why);
+
 #endif

@@ -560,11 +560,20 @@ static int build_message(struct gw_req *req, struct gw_async *a, struct callmsg 
 	return load_function(req->gw, a, m, why);
 }
 
+/* publish_call's sent hook for a fresh call: commits the queued records
+ * (this one among them) while JetStream stores the message. */
+static void commit_records(void *store)
+{
+	store_call_insert_run(store);
+}
+
 /* Publishes a call message; 0 or an HTTP status with why. *maybe (may be
  * NULL) is set when the message went out but no answer came back, so
- * JetStream may have stored it after all. */
+ * JetStream may have stored it after all. sent(arg) (sent may be NULL)
+ * runs while JetStream's answer is awaited. */
 static int publish_call(struct gw_async *a, const struct callmsg *m, const char *msg_id,
-			struct natsx_ack *ack, bool *maybe, struct buf *why)
+			void (*sent)(void *), void *arg, struct natsx_ack *ack, bool *maybe,
+			struct buf *why)
 {
 	char subj[200];
 	struct buf b;
@@ -603,7 +612,8 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 	}
 	rc = -ENOTSUP;
 	if (a->pub && !atomic_load(&a->pub_off)) {
-		rc = natspub_publish(a->pub, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
+		rc = natspub_publish_then(a->pub, subj, b.data, b.len, msg_id, PUB_WAIT_MS, sent,
+					  arg, ack, why);
 		if (rc == -ENOTSUP) {
 			if (!atomic_exchange(&a->pub_off, true))
 				LOG_WARN("async calls are published through cnats from now on: %s",
@@ -611,8 +621,12 @@ static int publish_call(struct gw_async *a, const struct callmsg *m, const char 
 			buf_reset(why);
 		}
 	}
-	if (rc == -ENOTSUP)
+	if (rc == -ENOTSUP) {
+		/* cnats waits inside one call: the caller's work goes first. */
+		if (sent)
+			sent(arg);
 		rc = natsx_publish(a->js, subj, b.data, b.len, msg_id, PUB_WAIT_MS, ack, why);
+	}
 	if (rc == -ERR_TOO_BIG) {
 		status = 413;
 	} else if (rc) {
@@ -758,7 +772,8 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 			buf_printf(&why, "cannot record the call: %s", err_str(rc));
 			goto out;
 		}
-		status = publish_call(a, &m, m.call_id, &ack, &maybe, &why);
+		status = publish_call(a, &m, m.call_id, commit_records, gw->store, &ack, &maybe,
+				      &why);
 		rc = store_call_insert_wait(gw->store, &ticket);
 		if (status) {
 			LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
@@ -805,7 +820,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	} else {
 		inserted = true;
 	}
-	status = publish_call(a, &m, m.call_id, &ack, &maybe, &why);
+	status = publish_call(a, &m, m.call_id, NULL, NULL, &ack, &maybe, &why);
 	if (status) {
 		LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
 		/* Only the request that wrote the record may undo it: a resend
@@ -950,7 +965,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	}
 	snprintf(msg_id, sizeof(msg_id), "%s.r%d", id, m.round);
 	buf_reset(why);
-	status = publish_call(a, &m, msg_id, &ack, NULL, why);
+	status = publish_call(a, &m, msg_id, NULL, NULL, &ack, NULL, why);
 	if (status) {
 		struct store_call back;
 		memset(&back, 0, sizeof(back));

@@ -202,15 +202,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 /* The most inserts one group commit takes; the rest wait for the next. */
 #define GROUP_MAX 256
 
-/* The most records one prune statement deletes: the writer waits for the
- * store's lock meanwhile, so a long backlog is deleted in short steps. */
+/* The most records one prune statement deletes: group commits wait for
+ * the store's lock meanwhile, so a long backlog is deleted in short steps. */
 #define PRUNE_BATCH 500
 
 /*
  * SQLite's "unix-excl" VFS: the gateway's process holds the database file
  * exclusively, and its connections share the WAL index in memory instead of
  * locking a -shm file. Every transaction would otherwise make six fcntl(2)
- * locking calls, a fifth of the writer's system calls per group commit.
+ * locking calls, a fifth of the system calls of a group commit.
  * Another process (a second gateway on the same data dir, or the sqlite3
  * shell) gets "database is locked" while the gateway runs.
  */
@@ -228,15 +228,12 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
 
-	/* The insert writer (see writer_main). */
+	/* Queued inserts (see lead_commit). */
 	pthread_mutex_t q_lock;
-	pthread_cond_t q_cond;      /* the writer waits for work */
 	pthread_cond_t sync_cond;   /* store_call_sync waits for commits */
 	struct store_ticket *q_head, *q_tail;
 	uint64_t started, finished; /* inserts queued / committed or failed */
-	pthread_t writer;
-	bool writer_running;
-	bool stopping;
+	bool leading;               /* a thread is committing a batch */
 
 	/* The checkpointer (see checkpoint_main). */
 	sqlite3 *ckpt_db;
@@ -484,11 +481,9 @@ static int create_private(const char *path)
  * synchronous=NORMAL it is also where the fsyncs happen: every few hundred
  * commits one would stall for milliseconds, and every call queued behind
  * it. A PASSIVE checkpoint from another connection does the same work
- * without blocking the writer; only when the WAL has grown past
+ * without blocking commits; only when the WAL has grown past
  * CKPT_RESTART_PAGES does one (RESTART) hold commits back while it runs.
  */
-static void *writer_main(void *arg);
-
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = arg;
@@ -529,9 +524,9 @@ static void *checkpoint_main(void *arg)
 		}
 		atomic_store(&s->ckpt_wanted, false);
 		pthread_mutex_unlock(&s->ckpt_lock);
-		/* A passive checkpoint never stops the writer, but while commits
+		/* A passive checkpoint never stops a commit, but while commits
 		 * keep coming the WAL never starts over and keeps growing; past
-		 * CKPT_RESTART_PAGES one checkpoint holds the writer back until
+		 * CKPT_RESTART_PAGES one checkpoint holds commits back until
 		 * it is done, so the next commit rewinds the WAL. */
 		restart = log >= CKPT_RESTART_PAGES;
 		rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
@@ -555,7 +550,7 @@ static int start_checkpointer(struct store *s, const char *path)
 	if (rc != SQLITE_OK)
 		return s->ckpt_db ? map_rc(sqlite3_extended_errcode(s->ckpt_db)) : -ENOMEM;
 	/* Short: a RESTART checkpoint that cannot get the database at once
-	 * gives up and is tried again later, rather than keep the writer (and
+	 * gives up and is tried again later, rather than keep commits (and
 	 * every call waiting for a record) waiting behind it. */
 	sqlite3_busy_timeout(s->ckpt_db, CKPT_BUSY_MS);
 	rc = map_rc(sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = NORMAL;", NULL, NULL, NULL));
@@ -594,7 +589,6 @@ int store_open(const char *path, struct store **out)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->q_lock, NULL);
-	pthread_cond_init(&s->q_cond, NULL);
 	pthread_cond_init(&s->sync_cond, NULL);
 	pthread_mutex_init(&s->ckpt_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -619,10 +613,6 @@ int store_open(const char *path, struct store **out)
 					       &s->stmt[i], NULL));
 	if (!rc)
 		rc = start_checkpointer(s, path);
-	if (!rc) {
-		rc = -pthread_create(&s->writer, NULL, writer_main, s);
-		s->writer_running = rc == 0;
-	}
 out:
 	if (rc) {
 		store_free(s);
@@ -638,14 +628,9 @@ void store_free(struct store *s)
 
 	if (!s)
 		return;
-	if (s->writer_running) {
-		/* The writer commits what is queued before it leaves. */
-		pthread_mutex_lock(&s->q_lock);
-		s->stopping = true;
-		pthread_cond_signal(&s->q_cond);
-		pthread_mutex_unlock(&s->q_lock);
-		pthread_join(s->writer, NULL);
-	}
+	/* Every started insert is waited for, so none should be queued;
+	 * commit any that is rather than lose it. */
+	store_call_sync(s);
 	if (s->ckpt_running) {
 		pthread_mutex_lock(&s->ckpt_lock);
 		s->ckpt_stop = true;
@@ -659,7 +644,6 @@ void store_free(struct store *s)
 	/* The last connection to close checkpoints and removes the WAL. */
 	sqlite3_close(s->db);
 	pthread_cond_destroy(&s->sync_cond);
-	pthread_cond_destroy(&s->q_cond);
 	pthread_cond_destroy(&s->ckpt_cond);
 	pthread_mutex_destroy(&s->ckpt_lock);
 	pthread_mutex_destroy(&s->q_lock);
@@ -1161,50 +1145,53 @@ static void commit_batch(struct store *s, struct store_ticket *batch)
 }
 
 /*
- * The writer: one thread takes every queued insert, commits them in one
- * transaction per batch, and wakes the callers that wait. It runs beside
- * the request threads, so a request's insert is usually done by the time
- * JetStream has answered its publish.
+ * Group commit led by the callers. An insert is queued; the first caller
+ * that finds nobody committing takes the whole queue and commits it in one
+ * transaction, then marks each ticket done. Callers that come while a
+ * commit runs queue behind it and lead the next one. An async submit leads
+ * between sending its message and reading JetStream's answer
+ * (store_call_insert_run), so most of its record is written while it would
+ * wait anyway, without a hand-off to another thread and back.
+ *
+ * Called with q_lock held and nobody leading; returns with it held. One
+ * batch per call: the caller then goes back to its own request. Anyone
+ * still waiting on a queued ticket is woken to lead the next batch.
  */
-static void *writer_main(void *arg)
+static void lead_commit(struct store *s)
 {
-	struct store *s = arg;
 	struct store_ticket *batch, *t, *next;
 	uint64_t n;
 
-	pthread_setname_np(pthread_self(), "store-writer");
-	pthread_mutex_lock(&s->q_lock);
-	for (;;) {
-		while (!s->q_head && !s->stopping)
-			pthread_cond_wait(&s->q_cond, &s->q_lock);
-		if (!s->q_head)
-			break;
-		/* Take up to GROUP_MAX tickets, in order. */
-		batch = s->q_head;
-		for (t = batch, n = 1; t->next && n < GROUP_MAX; t = t->next)
-			n++;
-		s->q_head = t->next;
-		if (!s->q_head)
-			s->q_tail = NULL;
-		t->next = NULL;
-		pthread_mutex_unlock(&s->q_lock);
-
-		commit_batch(s, batch);
-
-		pthread_mutex_lock(&s->q_lock);
-		/* A ticket may vanish once done is set and the lock dropped:
-		 * read next first, and signal under the lock. */
-		for (t = batch; t; t = next) {
-			next = t->next;
-			t->done = true;
-			if (t->waiting)
-				pthread_cond_signal(&t->done_cond);
-		}
-		s->finished += n;
-		pthread_cond_broadcast(&s->sync_cond);
-	}
+	s->leading = true;
+	batch = s->q_head;
+	for (t = batch, n = 1; t->next && n < GROUP_MAX; t = t->next)
+		n++;
+	s->q_head = t->next;
+	if (!s->q_head)
+		s->q_tail = NULL;
+	t->next = NULL;
 	pthread_mutex_unlock(&s->q_lock);
-	return NULL;
+
+	commit_batch(s, batch);
+
+	pthread_mutex_lock(&s->q_lock);
+	/* A ticket may vanish once done is set and the lock dropped: read
+	 * next first, and signal under the lock. */
+	for (t = batch; t; t = next) {
+		next = t->next;
+		t->done = true;
+		if (t->waiting)
+			pthread_cond_signal(&t->done_cond);
+	}
+	s->finished += n;
+	s->leading = false;
+	for (t = s->q_head; t; t = t->next) {
+		if (t->waiting) {
+			pthread_cond_signal(&t->done_cond);
+			break;
+		}
+	}
+	pthread_cond_broadcast(&s->sync_cond);
 }
 
 int store_call_insert_start(struct store *s, const struct store_call *c, struct store_ticket *t)
@@ -1222,11 +1209,18 @@ int store_call_insert_start(struct store *s, const struct store_call *c, struct 
 		s->q_head = t;
 	s->q_tail = t;
 	s->started++;
-	/* The writer sleeps only when the queue was empty. */
-	if (s->q_head == t)
-		pthread_cond_signal(&s->q_cond);
 	pthread_mutex_unlock(&s->q_lock);
 	return 0;
+}
+
+void store_call_insert_run(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->q_lock);
+	if (!s->leading && s->q_head)
+		lead_commit(s);
+	pthread_mutex_unlock(&s->q_lock);
 }
 
 int store_call_insert_wait(struct store *s, struct store_ticket *t)
@@ -1235,8 +1229,13 @@ int store_call_insert_wait(struct store *s, struct store_ticket *t)
 
 	pthread_mutex_lock(&s->q_lock);
 	t->waiting = true;
-	while (!t->done)
-		pthread_cond_wait(&t->done_cond, &s->q_lock);
+	while (!t->done) {
+		/* Not done and nobody committing: it is still queued. */
+		if (!s->leading && s->q_head)
+			lead_commit(s);
+		else
+			pthread_cond_wait(&t->done_cond, &s->q_lock);
+	}
 	rc = t->rc;
 	pthread_mutex_unlock(&s->q_lock);
 	pthread_cond_destroy(&t->done_cond);
@@ -1259,8 +1258,12 @@ void store_call_sync(struct store *s)
 		return;
 	pthread_mutex_lock(&s->q_lock);
 	upto = s->started;
-	while (s->finished < upto)
-		pthread_cond_wait(&s->sync_cond, &s->q_lock);
+	while (s->finished < upto) {
+		if (!s->leading && s->q_head)
+			lead_commit(s);
+		else
+			pthread_cond_wait(&s->sync_cond, &s->q_lock);
+	}
 	pthread_mutex_unlock(&s->q_lock);
 }
 

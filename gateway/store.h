@@ -186,16 +186,16 @@ void store_call_list_free(struct store_call *cs, size_t n);
 int store_call_insert(struct store *s, const struct store_call *c);
 
 /*
- * Inserts go through one writer thread that commits every insert waiting
- * at that moment in one transaction (group commit): concurrent async
- * submits share the WAL writes and the locks instead of queueing on them,
- * and a caller can do other work (publish the call) while its record is
- * written.
+ * Inserts are committed in groups: every insert queued at that moment goes
+ * into one transaction, so concurrent async submits share the WAL writes
+ * instead of queueing on them. There is no writer thread: a caller that
+ * finds nobody committing commits the queue itself, and a caller can do
+ * other work (send the call to JetStream) before it does.
  *
  * A ticket is one insert in flight. store_call_insert_start checks *c and
- * hands it to the writer; *c and everything it points to must stay valid,
- * and the ticket in place, until store_call_insert_wait has returned. Every
- * ticket that start accepted (returned 0) must be waited for.
+ * queues it; *c and everything it points to must stay valid, and the
+ * ticket in place, until store_call_insert_wait has returned. Every ticket
+ * that start accepted (returned 0) must be waited for.
  */
 struct store_ticket {
 	const struct store_call *call;
@@ -210,8 +210,14 @@ struct store_ticket {
 int store_call_insert_start(struct store *s, const struct store_call *c,
 			    struct store_ticket *t);
 
-/* Waits for the ticket's insert to be committed: its result, as
- * store_call_insert's. */
+/* Commits the queued inserts now, on the caller's thread, unless another
+ * thread is committing (then it returns at once). Optional: wait does it
+ * too; this lets a caller do it while it would be waiting for something
+ * else. */
+void store_call_insert_run(struct store *s);
+
+/* Waits for the ticket's insert to be committed (committing the queue
+ * itself when nobody else is): its result, as store_call_insert's. */
 int store_call_insert_wait(struct store *s, struct store_ticket *t);
 
 /* Waits until every insert started before this call is committed (or has
