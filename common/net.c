@@ -243,43 +243,6 @@ static bool rbuf_compact(struct rbuf *r)
 	return r->end < sizeof(r->data);
 }
 
-/* What a recv that returned n (<= 0) means, or 1 to try again. */
-static ssize_t rbuf_recv_failed(ssize_t n)
-{
-	if (n == 0)
-		return -ERR_CLOSED;
-	if (errno == EINTR)
-		return 1;
-	if (errno == ECONNRESET)
-		return -ERR_CLOSED;
-	return -errno;
-}
-
-ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
-{
-	if (!rbuf_compact(r))
-		return -ERR_TOO_BIG;
-	for (;;) {
-		ssize_t n = recv(r->fd, r->data + r->end, sizeof(r->data) - r->end, MSG_DONTWAIT);
-		if (n > 0) {
-			r->end += (size_t)n;
-			return n;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int rc;
-			if (nonblock)
-				return -EAGAIN;
-			rc = net_wait(r->fd, POLLIN, deadline_ms);
-			if (rc)
-				return rc;
-			continue;
-		}
-		n = rbuf_recv_failed(n);
-		if (n < 0)
-			return n;
-	}
-}
-
 /* Sets fd's receive timeout to ms (0: none). */
 static int set_rcvtimeo(int fd, int64_t ms)
 {
@@ -289,43 +252,70 @@ static int set_rcvtimeo(int fd, int64_t ms)
 	return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ? -errno : 0;
 }
 
-ssize_t rbuf_fill_wait(struct rbuf *r, int64_t deadline_ms)
+/* Makes the socket's receive timeout end near the deadline (see
+ * rbuf_fill_wait): 0, -ERR_TIMEOUT once it has passed, or an errno. */
+static int arm_rcvtimeo(struct rbuf *r, int64_t deadline_ms)
+{
+	int64_t left = deadline_ms ? deadline_ms - mono_ms() : 0;
+	int rc = 0;
+
+	if (deadline_ms && left <= 0)
+		return -ERR_TIMEOUT;
+	if (deadline_ms && (!r->timeo_ms || r->timeo_ms > left + RBUF_TIMEO_SLACK_MS)) {
+		rc = set_rcvtimeo(r->fd, left);
+		r->timeo_ms = left > INT32_MAX ? INT32_MAX : (int)left;
+	} else if (!deadline_ms && r->timeo_ms) {
+		rc = set_rcvtimeo(r->fd, 0);
+		r->timeo_ms = 0;
+	}
+	return rc;
+}
+
+/* rbuf_fill, or rbuf_fill_wait when in_recv: blocking in recv itself
+ * rather than in poll. */
+static ssize_t fill(struct rbuf *r, bool nonblock, bool in_recv, int64_t deadline_ms)
 {
 	if (!rbuf_compact(r))
 		return -ERR_TOO_BIG;
 	for (;;) {
 		ssize_t n;
+		int rc;
 
-		if (deadline_ms) {
-			int64_t left = deadline_ms - mono_ms();
-			if (left <= 0)
-				return -ERR_TIMEOUT;
-			if (!r->timeo_ms || r->timeo_ms > left + RBUF_TIMEO_SLACK_MS) {
-				int rc = set_rcvtimeo(r->fd, left);
-				if (rc)
-					return rc;
-				r->timeo_ms = left > INT32_MAX ? INT32_MAX : (int)left;
-			}
-		} else if (r->timeo_ms) {
-			int rc = set_rcvtimeo(r->fd, 0);
+		if (in_recv) {
+			rc = arm_rcvtimeo(r, deadline_ms);
 			if (rc)
 				return rc;
-			r->timeo_ms = 0;
 		}
-		n = recv(r->fd, r->data + r->end, sizeof(r->data) - r->end, 0);
+		n = recv(r->fd, r->data + r->end, sizeof(r->data) - r->end,
+			 in_recv ? 0 : MSG_DONTWAIT);
 		if (n > 0) {
 			r->end += (size_t)n;
 			return n;
 		}
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* The timeout ran out, or the fd is non-blocking. */
-			int rc = net_wait(r->fd, POLLIN, deadline_ms);
-			if (rc)
-				return rc;
+		if (n == 0)
+			return -ERR_CLOSED;
+		if (errno == EINTR)
 			continue;
-		}
-		n = rbuf_recv_failed(n);
-		if (n < 0)
-			return n;
+		if (errno == ECONNRESET)
+			return -ERR_CLOSED;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -errno;
+		/* Nothing yet; with in_recv, the timeout ran out early or the
+		 * fd is non-blocking. */
+		if (nonblock)
+			return -EAGAIN;
+		rc = net_wait(r->fd, POLLIN, deadline_ms);
+		if (rc)
+			return rc;
 	}
+}
+
+ssize_t rbuf_fill(struct rbuf *r, bool nonblock, int64_t deadline_ms)
+{
+	return fill(r, nonblock, false, deadline_ms);
+}
+
+ssize_t rbuf_fill_wait(struct rbuf *r, int64_t deadline_ms)
+{
+	return fill(r, false, true, deadline_ms);
 }
