@@ -17,6 +17,23 @@
 /* How long a write waits for another connection's lock before -ERR_UNAVAILABLE. */
 #define BUSY_TIMEOUT_MS 5000
 
+/* The columns of a call record after its id, in every version so far. */
+#define CALL_COLUMNS                                                               \
+	" function TEXT NOT NULL,"                                                 \
+	" namespace TEXT NOT NULL,"                                                \
+	" status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded',"  \
+	"  'failed', 'dead-letter', 'cancelled')),"                                \
+	" attempts INTEGER NOT NULL DEFAULT 0,"                                    \
+	" status_code INTEGER NOT NULL DEFAULT 0,"                                 \
+	" queued_at INTEGER NOT NULL,"                                             \
+	" started_at INTEGER NOT NULL DEFAULT 0,"                                  \
+	" finished_at INTEGER NOT NULL DEFAULT 0,"                                 \
+	" duration_seconds REAL NOT NULL DEFAULT 0,"                               \
+	" callback_url TEXT NOT NULL DEFAULT '',"                                  \
+	" error TEXT NOT NULL DEFAULT '',"                                         \
+	" result BLOB,"                                                            \
+	" result_headers TEXT);"
+
 /*
  * Schema migrations, applied in order; version N is migrations[N - 1].
  * Append new steps, never edit a released one: a database records the
@@ -41,48 +58,22 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (namespace, name));"
 	"CREATE TABLE calls ("
 	" id TEXT PRIMARY KEY NOT NULL,"
-	" function TEXT NOT NULL,"
-	" namespace TEXT NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded',"
-	"  'failed', 'dead-letter', 'cancelled')),"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" status_code INTEGER NOT NULL DEFAULT 0,"
-	" queued_at INTEGER NOT NULL,"
-	" started_at INTEGER NOT NULL DEFAULT 0,"
-	" finished_at INTEGER NOT NULL DEFAULT 0,"
-	" duration_seconds REAL NOT NULL DEFAULT 0,"
-	" callback_url TEXT NOT NULL DEFAULT '',"
-	" error TEXT NOT NULL DEFAULT '',"
-	" result BLOB,"
-	" result_headers TEXT);"
+	CALL_COLUMNS
 	"CREATE INDEX calls_queued ON calls (queued_at);"
 	"CREATE INDEX calls_function ON calls (function, queued_at);"
 	"CREATE INDEX calls_status ON calls (status, queued_at);",
 	/*
 	 * 2: call records in queue order. An INTEGER PRIMARY KEY (seq, the
 	 * rowid) orders the listing, newest first, without an index of its
-	 * own; queued_at, function and their indexes are gone from the write
-	 * path. An async submit now updates three b-trees (the table, the id
+	 * own, and the indexes on queued_at and function are gone (the
+	 * listing never used the latter). An async submit now updates three b-trees (the table, the id
 	 * and the status index) instead of five, and each commit writes about
 	 * four WAL pages instead of seven.
 	 */
 	"CREATE TABLE calls_v2 ("
 	" seq INTEGER PRIMARY KEY,"
 	" id TEXT NOT NULL UNIQUE,"
-	" function TEXT NOT NULL,"
-	" namespace TEXT NOT NULL,"
-	" status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'succeeded',"
-	"  'failed', 'dead-letter', 'cancelled')),"
-	" attempts INTEGER NOT NULL DEFAULT 0,"
-	" status_code INTEGER NOT NULL DEFAULT 0,"
-	" queued_at INTEGER NOT NULL,"
-	" started_at INTEGER NOT NULL DEFAULT 0,"
-	" finished_at INTEGER NOT NULL DEFAULT 0,"
-	" duration_seconds REAL NOT NULL DEFAULT 0,"
-	" callback_url TEXT NOT NULL DEFAULT '',"
-	" error TEXT NOT NULL DEFAULT '',"
-	" result BLOB,"
-	" result_headers TEXT);"
+	CALL_COLUMNS
 	"INSERT INTO calls_v2 (id, function, namespace, status, attempts, status_code,"
 	" queued_at, started_at, finished_at, duration_seconds, callback_url, error, result,"
 	" result_headers)"

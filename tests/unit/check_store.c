@@ -727,13 +727,27 @@ START_TEST(test_call_group_commit)
 }
 END_TEST
 
+/* Lists with f and checks the ids, in order, against want (space-separated). */
+static void assert_ids(struct store *s, const struct store_call_filter *f, const char *want)
+{
+	struct store_call *list = NULL;
+	char got[512] = "";
+	size_t n, i, len = 0;
+
+	ck_assert_int_eq(store_call_list(s, f, &list, &n), 0);
+	for (i = 0; i < n && len < sizeof(got); i++)
+		len += (size_t)snprintf(got + len, sizeof(got) - len, "%s%s", i ? " " : "",
+					list[i].id);
+	store_call_list_free(list, n);
+	ck_assert_str_eq(got, want);
+}
+
 /* The list order follows the queue: a re-queued call comes first again. */
 START_TEST(test_call_requeue_order)
 {
 	struct store *s = open_store();
-	struct store_call c, *list = NULL;
+	struct store_call c;
 	struct store_call_filter f = { .status = STORE_CALL_QUEUED };
-	size_t n;
 
 	c = call_of("old", "echo", STORE_CALL_DEAD_LETTER, 3, 10);
 	c.finished_at_ms = 15;
@@ -742,38 +756,19 @@ START_TEST(test_call_requeue_order)
 	ck_assert_int_eq(store_call_insert(s, &c), 0);
 	c = call_of("new", "other", STORE_CALL_QUEUED, 0, 30);
 	ck_assert_int_eq(store_call_insert(s, &c), 0);
-	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_str_eq(list[0].id, "new");
-	ck_assert_str_eq(list[2].id, "old");
-	store_call_list_free(list, n);
+	assert_ids(s, NULL, "new mid old");
 
 	ck_assert_int_eq(store_call_requeue(s, "old", 40), 0);
-	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_str_eq(list[0].id, "old");
-	ck_assert_str_eq(list[1].id, "new");
-	ck_assert_str_eq(list[2].id, "mid");
-	store_call_list_free(list, n);
+	assert_ids(s, NULL, "old new mid");
 	/* Through the status index, in the same order. */
-	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_str_eq(list[0].id, "old");
-	ck_assert_str_eq(list[2].id, "mid");
-	store_call_list_free(list, n);
+	assert_ids(s, &f, "old new mid");
 	f.function = "echo";
 	f.limit = 1;
-	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_str_eq(list[0].id, "old");
-	store_call_list_free(list, n);
+	assert_ids(s, &f, "old");
 	/* A record inserted after the re-queue still comes before it. */
 	c = call_of("last", "echo", STORE_CALL_QUEUED, 0, 50);
 	ck_assert_int_eq(store_call_insert(s, &c), 0);
-	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
-	ck_assert_str_eq(list[0].id, "last");
-	ck_assert_str_eq(list[1].id, "old");
-	store_call_list_free(list, n);
+	assert_ids(s, NULL, "last old new mid");
 	store_free(s);
 }
 END_TEST
@@ -812,8 +807,7 @@ END_TEST
 START_TEST(test_migrate_v1_calls)
 {
 	struct store *s;
-	struct store_call g, *list = NULL;
-	size_t n;
+	struct store_call g;
 
 	raw_exec("CREATE TABLE functions (namespace TEXT NOT NULL, name TEXT NOT NULL,"
 		 " deployment TEXT NOT NULL, replicas INTEGER NOT NULL CHECK (replicas >= 0),"
@@ -843,12 +837,7 @@ START_TEST(test_migrate_v1_calls)
 	ck_assert_int_eq(raw_int("PRAGMA user_version"), store_schema_version());
 	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE name IN"
 				 " ('calls_queued', 'calls_function', 'calls_v2')"), 0);
-	ck_assert_int_eq(store_call_list(s, NULL, &list, &n), 0);
-	ck_assert_uint_eq(n, 3);
-	ck_assert_str_eq(list[0].id, "b");
-	ck_assert_str_eq(list[1].id, "c");
-	ck_assert_str_eq(list[2].id, "a");
-	store_call_list_free(list, n);
+	assert_ids(s, NULL, "b c a");
 	ck_assert_int_eq(store_call_get(s, "b", &g), 0);
 	ck_assert_int_eq(g.status, STORE_CALL_SUCCEEDED);
 	ck_assert_int_eq(g.attempts, 2);
