@@ -76,6 +76,13 @@ static int open_state(struct gateway *gw, struct buf *why)
 	chmod(gw->cfg.data_dir, 0700);
 	snprintf(path, sizeof(path), "%s/cfaas.db", gw->cfg.data_dir);
 	rc = store_open(path, &gw->store);
+	if (rc == -ERR_UNAVAILABLE) {
+		/* The store holds its file for its process alone. */
+		buf_printf(why, "cannot open '%s': another process has it open (is another "
+				"cfaas-gateway running with --data-dir %s?)",
+			   path, gw->cfg.data_dir);
+		return rc;
+	}
 	if (rc) {
 		buf_printf(why, "cannot open '%s': %s", path, err_str(rc));
 		return rc;

@@ -35,6 +35,7 @@ import pwd
 import re
 import signal
 import socket
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -795,6 +796,25 @@ def test_gateway_restart_keeps_functions_secrets_and_replicas(start_gateway, tmp
     r = gw2.invoke("idle", "", b"wake up")
     assert r.status == 200 and r.body == b"wake up", r
     gw2.wait_watchdogs(4)
+
+
+def test_second_gateway_on_same_data_dir_is_refused(start_gateway, tmp_path):
+    data = tmp_path / "one-owner"
+    gw = start_gateway(["--no-queue-worker"], data_dir=data)
+    gw.deploy("mine", "cat")
+    port = helpers.free_port()
+    env = dict(gw.server.env)
+    second = subprocess.run([str(gw.server.exe), "--port", str(port), "--bind", "127.0.0.1",
+                             "--data-dir", str(data), "--no-queue-worker"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0, second
+    assert "another process has it open" in second.stderr, second.stderr
+    assert helpers.connect_refused(port), "the second gateway still listens"
+    # The first one is untouched and still writes its state.
+    gw.deploy("also-mine", "cat")
+    assert names(gw.json("GET", "/system/functions")) == ["also-mine", "mine"]
+    r = gw.invoke("mine", "", b"still here")
+    assert r.status == 200 and r.body == b"still here", r
 
 
 # ================================================================ logs, metrics
