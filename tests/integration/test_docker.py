@@ -391,18 +391,23 @@ def test_crashing_container_restarts_with_backoff(gateway, images):
     r = gateway.api("POST", "/system/functions", {"service": name, "image": images["crash"]})
     assert r.status == 202, r
 
+    def waits():
+        return [int(w) for w in re.findall(rf"{name}-\d+ exited .*?restarting in (\d+) ms",
+                                           gateway.server.log())]
+
     def restarted():
+        # The second run's output can reach the logs before the gateway
+        # has seen that run exit: wait for both.
         r = gateway.api("GET", f"/system/logs?name={name}")
-        return r.text.count("crash-output") >= 2
+        return r.text.count("crash-output") >= 2 and len(waits()) >= 2
     assert wait_for(restarted, 30, 0.2), gateway.server.log()[-2000:]
     st = gateway.status(name)
     assert st["replicas"] == 1 and st.get("availableReplicas", 0) == 0
     assert re.search(rf"replica {name}-\d+ exited \(exit code 3\); restarting in \d+ ms",
                      gateway.server.log())
     # The back-off grows: the waits logged are not all the same.
-    waits = [int(w) for w in re.findall(rf"{name}-\d+ exited .*?restarting in (\d+) ms",
-                                        gateway.server.log())]
-    assert len(waits) >= 2 and waits[-1] > waits[0], waits
+    w = waits()
+    assert w[-1] > w[0], w
     r = gateway.api("DELETE", "/system/functions", {"functionName": name})
     assert r.status == 202
     assert gateway.containers(name) == []
