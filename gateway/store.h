@@ -188,9 +188,10 @@ int store_call_insert(struct store *s, const struct store_call *c);
 /*
  * Inserts are committed in groups: every insert queued at that moment goes
  * into one transaction, so concurrent async submits share the WAL writes
- * instead of queueing on them. There is no writer thread: a caller that
- * finds nobody committing commits the queue itself, and a caller can do
- * other work (send the call to JetStream) before it does.
+ * instead of queueing on them. A caller that finds nobody committing may
+ * commit the queue itself (store_call_insert_run, after it has done other
+ * work such as sending the call to JetStream); what queues up meanwhile is
+ * committed by a writer thread.
  *
  * A ticket is one insert in flight. store_call_insert_start checks *c and
  * queues it; *c and everything it points to must stay valid, and the
