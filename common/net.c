@@ -193,6 +193,57 @@ int net_write_all(int fd, const void *data, size_t len, int64_t deadline_ms)
 	return 0;
 }
 
+int net_writev_all(int fd, struct iovec *iov, int n, int64_t deadline_ms, size_t *written)
+{
+	size_t total = 0;
+
+	while (n > 0 && iov->iov_len == 0) {
+		iov++;
+		n--;
+	}
+	while (n > 0) {
+		struct msghdr mh;
+		ssize_t k;
+
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0) {
+			int rc;
+
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				rc = errno == EPIPE || errno == ECONNRESET ? -ERR_CLOSED : -errno;
+				if (written)
+					*written = total;
+				return rc;
+			}
+			rc = net_wait(fd, POLLOUT, deadline_ms);
+			if (rc) {
+				if (written)
+					*written = total;
+				return rc;
+			}
+			continue;
+		}
+		total += (size_t)k;
+		while (n > 0 && (size_t)k >= iov->iov_len) {
+			k -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	if (written)
+		*written = total;
+	return 0;
+}
+
 int net_sendfile_all(int fd, int in_fd, off_t offset, size_t count, int64_t deadline_ms)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Listens on TCP addr:port (IPv4 dotted quad or IPv6 literal; "" or NULL
  * means all IPv4 interfaces); port 0 picks a free one. Returns the fd or a
@@ -33,6 +34,13 @@ int net_wait(int fd, short events, int64_t deadline_ms);
 
 /* Writes all len bytes. 0, -ERR_TIMEOUT, -ERR_CLOSED (peer gone), or errno. */
 int net_write_all(int fd, const void *data, size_t len, int64_t deadline_ms);
+
+/* Writes every byte of iov[0..n) (n at most IOV_MAX) with sendmsg(2), one
+ * system call for all of them when the socket takes it. iov is advanced as
+ * bytes go out, so the caller's array is changed. *written (may be NULL)
+ * gets the bytes written, on failure too: the caller can tell which
+ * pieces went out whole. 0, -ERR_TIMEOUT, -ERR_CLOSED, or errno. */
+int net_writev_all(int fd, struct iovec *iov, int n, int64_t deadline_ms, size_t *written);
 
 /* Sends count bytes of file in_fd from offset with sendfile(2). sendfile
  * has no MSG_NOSIGNAL: the caller must ignore SIGPIPE (every cfaas binary

@@ -220,6 +220,85 @@ START_TEST(test_write_timeout)
 }
 END_TEST
 
+/* Reads n bytes from fd into a fresh buffer (a thread, so a writer that
+ * fills the socket buffer is drained). */
+struct drain {
+	int fd;
+	size_t n, got;
+	char *data;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+
+	while (d->got < d->n) {
+		ssize_t k = read(d->fd, d->data + d->got, d->n - d->got);
+		if (k <= 0)
+			break;
+		d->got += (size_t)k;
+	}
+	return NULL;
+}
+
+START_TEST(test_writev_all)
+{
+	/* Pieces of every size, empty ones among them, 4 MiB in all: the
+	 * socket takes it in many partial writes. */
+	char *data = pattern(BIG);
+	struct iovec iov[64];
+	struct drain d = { 0 };
+	size_t off = 0, written = 0;
+	pthread_t th;
+	int sv[2], n = 0;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	while (off < BIG && n < 63) {
+		size_t len = n % 5 == 0 ? 0 : (size_t)(n * 997 + 1) % (BIG / 32);
+		if (len > BIG - off)
+			len = BIG - off;
+		iov[n].iov_base = data + off;
+		iov[n].iov_len = len;
+		off += len;
+		n++;
+	}
+	iov[n].iov_base = data + off;
+	iov[n].iov_len = BIG - off;
+	n++;
+	d = (struct drain){ sv[0], BIG, 0, malloc(BIG) };
+	ck_assert_ptr_nonnull(d.data);
+	ck_assert_int_eq(pthread_create(&th, NULL, drain_main, &d), 0);
+	ck_assert_int_eq(net_writev_all(sv[1], iov, n, mono_ms() + 30000, &written), 0);
+	ck_assert_uint_eq(written, BIG);
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(d.got, BIG);
+	ck_assert(!memcmp(d.data, data, BIG));
+
+	/* Nothing at all to write. */
+	iov[0].iov_len = 0;
+	ck_assert_int_eq(net_writev_all(sv[1], iov, 1, mono_ms() + 1000, &written), 0);
+	ck_assert_uint_eq(written, 0);
+	ck_assert_int_eq(net_writev_all(sv[1], iov, 0, mono_ms() + 1000, NULL), 0);
+
+	/* Nobody reads: the deadline passes, and written says how far it got. */
+	iov[0].iov_base = data;
+	iov[0].iov_len = BIG;
+	ck_assert_int_eq(net_writev_all(sv[1], iov, 1, mono_ms() + 100, &written), -ERR_TIMEOUT);
+	ck_assert_uint_gt(written, 0);
+	ck_assert_uint_lt(written, BIG);
+
+	/* The reader went away. */
+	close(sv[0]);
+	iov[0].iov_base = data;
+	iov[0].iov_len = 10;
+	ck_assert_int_eq(net_writev_all(sv[1], iov, 1, mono_ms() + 1000, &written), -ERR_CLOSED);
+	ck_assert_uint_eq(written, 0);
+	close(sv[1]);
+	free(d.data);
+	free(data);
+}
+END_TEST
+
 START_TEST(test_fill_timeout_eagain_full)
 {
 	struct rbuf *r = malloc(sizeof(*r));
@@ -530,6 +609,7 @@ int main(void)
 	tcase_add_test(tc, test_connect_unix);
 	tcase_add_test(tc, test_write_all_and_fill);
 	tcase_add_test(tc, test_write_timeout);
+	tcase_add_test(tc, test_writev_all);
 	tcase_add_test(tc, test_fill_timeout_eagain_full);
 	tcase_add_test(tc, test_fill_wait);
 	tcase_add_test(tc, test_peer_closed);
