@@ -1,23 +1,34 @@
 /*
- * natspub.c - JetStream publishes answered on the caller's thread (see
+ * natspub.c - JetStream publishes from many threads, written together (see
  * natspub.h).
  *
  * The NATS client protocol, as much of it as a publisher needs: the
  * server's INFO, our CONNECT and one wildcard SUB for replies, then HPUB
  * per publish and MSG or HMSG back; PING from the server gets PONG, +OK
  * and later INFO lines are skipped, -ERR ends the connection.
+ *
+ * Each publish asks for its ack on a reply subject of its own, the
+ * connection's inbox and a number counting up, so an ack finds its caller
+ * whatever order the server answers in, and a late ack to a publish given
+ * up on is recognised and dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -28,10 +39,14 @@
 #include "banned.h"
 
 #define MAX_SERVERS 8
-#define POOL_MAX 64            /* idle connections kept */
 #define CONNECT_WAIT_MS 2000   /* per server, handshake included */
-#define ONE_WRITE_MAX (64u * 1024) /* a message up to this is sent in one send */
 #define DEFAULT_PORT 4222
+#define BATCH_MAX 256              /* publishes one write takes at most... */
+#define BATCH_BYTES (4u << 20)     /* ...and payload bytes, past the first */
+#define FRESH_AFTER_MS 1000        /* an idle connection is checked before use */
+#define HEAD_MAX 200               /* HPUB line and header block, past subject and id */
+#define NATSPUB_SUBJECT_MAX 2048   /* NATS reads control lines up to 4 KiB */
+#define NATSPUB_ID_MAX 160
 
 struct server {
 	char host[256];
@@ -40,7 +55,6 @@ struct server {
 };
 
 struct natspub_conn {
-	struct natspub_conn *next;
 	int fd;
 	uint64_t asked;        /* replies asked for on this connection */
 	int64_t max_payload;
@@ -48,25 +62,66 @@ struct natspub_conn {
 	struct rbuf rb;
 };
 
-/* A publish in flight: written by natspub_send, answered in natspub_wait.
- * subj, data and msg_id are the caller's until the wait returns (a
- * connection found dead is replaced and the message written again). */
+/*
+ * What a waiting caller is told, through its call's state word: a leader
+ * ends it with DONE (its last touch of the call: the caller may return at
+ * once), or, while it is queued, asks its caller to lead with LEAD. The
+ * caller sleeps on the word itself (a futex), so a woken caller goes its
+ * way without taking the publisher's lock, for which it would otherwise
+ * queue behind the leader and every other caller woken with it.
+ */
+enum { CALL_PENDING, CALL_SLEEPING, CALL_LEAD, CALL_DONE };
+
+/* One publish, on its caller's stack from natspub_publish_then until its
+ * state is CALL_DONE. next is under the lock; the rest is the caller's
+ * until a leader takes the call, and that leader's until it ends it. */
 struct natspub_call {
-	struct natspub_conn *conn;
+	struct natspub_call *next;   /* in the queue */
 	const char *subj, *msg_id;
 	const void *data;
 	size_t len;
+	void (*sent)(void *);
+	void *arg;
 	int64_t deadline;
-	bool reused;
-	bool sent;  /* a copy was written */
+	struct natsx_ack *ack;       /* may be NULL */
+	struct buf *why;             /* may be NULL */
 	int rc;
-	char reply[80];
+	_Atomic int state;           /* CALL_* */
+};
+
+/* A call in the leader's batch. Once the call has its answer it is ended
+ * and call is NULL: its caller may be gone. */
+struct slot {
+	struct natspub_call *call;
+	int64_t deadline;
+	uint64_t sid;                /* reply number of its last copy; 0: not sent */
+	size_t head_off, head_len;   /* its HPUB line in the batch's heads */
+	size_t end;                  /* where its copy ends in the write */
+	bool hooked;                 /* sent(arg) has run */
+};
+
+/* The leader's batch: the calls it took from the queue, and what one write
+ * of them needs. */
+struct batch {
+	struct slot slots[BATCH_MAX];
+	int n;
+	int open;                    /* slots whose call is not ended */
+	int sent[BATCH_MAX];         /* slot of each reply number, from first_sid */
+	int nsent;
+	uint64_t first_sid;
+	struct iovec iov[3 * BATCH_MAX];
+	struct buf heads;
 };
 
 struct natspub {
 	pthread_mutex_t lock;
-	struct natspub_conn *idle;
-	size_t nidle;
+	struct natspub_call *head, *tail; /* queued, not taken by a leader yet */
+	bool leading;                     /* a caller runs a batch */
+	/* The leader's alone while leading. */
+	struct natspub_conn *conn;
+	int64_t last_used;                /* mono_ms of the last batch */
+	int last_n;                       /* calls in the last batch */
+	struct batch batch;
 	struct server servers[MAX_SERVERS];
 	int nservers;
 	char name[64];
@@ -210,6 +265,7 @@ int natspub_new(const char *url, const char *name, struct natspub **out, struct 
 		goto fail;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	buf_init(&p->batch.heads, (size_t)BATCH_MAX * (NATSPUB_SUBJECT_MAX + NATSPUB_ID_MAX + HEAD_MAX));
 	*out = p;
 	return 0;
 fail:
@@ -436,60 +492,36 @@ static bool conn_fresh(struct natspub_conn *c)
 	return true;
 }
 
-static struct natspub_conn *pool_take(struct natspub *p)
-{
-	struct natspub_conn *c;
-
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		c = p->idle;
-		if (c) {
-			p->idle = c->next;
-			p->nidle--;
-		}
-		pthread_mutex_unlock(&p->lock);
-		if (!c || conn_fresh(c))
-			return c;
-		conn_close(c);
-	}
-}
-
-static void pool_give(struct natspub *p, struct natspub_conn *c)
-{
-	pthread_mutex_lock(&p->lock);
-	if (p->nidle < POOL_MAX) {
-		c->next = p->idle;
-		p->idle = c;
-		p->nidle++;
-		c = NULL;
-	}
-	pthread_mutex_unlock(&p->lock);
-	conn_close(c);
-}
-
-void natspub_free(struct natspub *p)
-{
-	struct natspub_conn *c, *next;
-
-	if (!p)
-		return;
-	for (c = p->idle; c; c = next) {
-		next = c->next;
-		conn_close(c);
-	}
-	pthread_mutex_destroy(&p->lock);
-	free(p);
-}
-
 /* ---- a publish ---------------------------------------------------------------- */
 
 /* Reads JetStream's answer: {"stream":..,"seq":..,"duplicate":..} or
- * {"error":{"code":..,"err_code":..,"description":..}}. */
+ * {"error":{"code":..,"err_code":..,"description":..}}. The plain ack,
+ * which is nearly every answer, is read by hand (no JSON tree for each
+ * publish); anything else goes through Jansson. */
 static int parse_ack(const char *data, size_t n, struct natsx_ack *ack, struct buf *why)
 {
-	json_t *j = json_loadb(data, n, 0, NULL), *err;
+	static const char seq_key[] = "\"seq\":";
+	json_t *j, *err;
+	const char *s;
 	int rc = 0;
 
+	if (n > 2 && data[0] == '{' && data[n - 1] == '}' &&
+	    !memmem(data, n, "\"error\"", 7) &&
+	    (s = memmem(data, n, seq_key, sizeof(seq_key) - 1))) {
+		const char *d = s + sizeof(seq_key) - 1, *end = data + n;
+		uint64_t v = 0;
+
+		for (; d < end && *d >= '0' && *d <= '9' && v <= UINT64_MAX / 10 - 1; d++)
+			v = v * 10 + (uint64_t)(*d - '0');
+		if (d > s + sizeof(seq_key) - 1 && d < end && (*d == ',' || *d == '}')) {
+			if (ack) {
+				ack->seq = v;
+				ack->duplicate = memmem(data, n, "\"duplicate\":true", 16) != NULL;
+			}
+			return 0;
+		}
+	}
+	j = json_loadb(data, n, 0, NULL);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
 		buf_printf(why, "unreadable answer from JetStream");
@@ -563,195 +595,403 @@ static int status_reply(const char *hdr, size_t n, struct buf *why)
 	return -ERR_UNAVAILABLE;
 }
 
-/* Writes the publish of call on c. */
-static int send_on(struct natspub_conn *c, struct natspub_call *call, bool *stale, struct buf *why)
-{
-	char hdr[200];
-	struct buf head;
-	size_t len = call->len;
-	int hlen, rc;
+/* ---- a batch ----------------------------------------------------------------- */
 
-	*stale = false;
-	snprintf(call->reply, sizeof(call->reply), "%s%llu", c->inbox,
-		 (unsigned long long)++c->asked);
-	hlen = snprintf(hdr, sizeof(hdr), "NATS/1.0\r\nNats-Msg-Id: %s\r\n\r\n", call->msg_id);
-	if (hlen < 0 || (size_t)hlen >= sizeof(hdr)) {
-		buf_printf(why, "message id too long");
-		return -EINVAL;
-	}
-	if (c->max_payload > 0 && len + (size_t)hlen > (size_t)c->max_payload) {
-		buf_printf(why, "the message (%zu bytes) is over the server's max_payload (%lld)",
-			   len + (size_t)hlen, (long long)c->max_payload);
-		return -ERR_TOO_BIG;
-	}
-	buf_init(&head, strlen(call->subj) + strlen(call->reply) + (size_t)hlen + 64 +
-				(len <= ONE_WRITE_MAX ? len + 2 : 0));
-	rc = buf_printf(&head, "HPUB %s %s %d %zu\r\n%s", call->subj, call->reply, hlen,
-			(size_t)hlen + len, hdr);
-	if (!rc && len <= ONE_WRITE_MAX) {
-		/* One send, so the server reads the whole message at once. */
-		rc = buf_add(&head, call->data, len);
-		if (!rc)
-			rc = buf_add(&head, "\r\n", 2);
-		if (!rc)
-			rc = net_write_all(c->fd, head.data, head.len, call->deadline);
-	} else if (!rc) {
-		rc = net_write_all(c->fd, head.data, head.len, call->deadline);
-		if (!rc)
-			rc = net_write_all(c->fd, call->data, len, call->deadline);
-		if (!rc)
-			rc = net_write_all(c->fd, "\r\n", 2, call->deadline);
-	}
-	buf_release(&head);
-	if (rc) {
-		*stale = rc == -ERR_CLOSED || rc == -EPIPE || rc == -ECONNRESET;
-		buf_printf(why, "cannot send to NATS: %s", err_str(rc));
-		return rc == -ENOMEM ? rc : -ERR_UNAVAILABLE;
-	}
-	call->sent = true;
-	return 0;
+static void state_wait(_Atomic int *w, int val)
+{
+	syscall(SYS_futex, (int *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
 }
 
-/* Reads the answer to call from c. *stale is set when the connection
- * failed before any answer came (worth one more try on a new
- * connection); *in_step when the answer was read whole, so c can serve
- * another publish. */
-static int read_answer(struct natspub_conn *c, struct natspub_call *call, struct natsx_ack *ack,
-		       bool *stale, bool *in_step, struct buf *why)
+static void state_wake(_Atomic int *w)
 {
-	char *line, *payload = NULL, *rsubj;
-	size_t hsize, size;
-	int rc;
+	syscall(SYS_futex, (int *)w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Gives slot k's call its answer (a reason when it failed) and ends it:
+ * its caller may return, and the call vanish, from here on. A futex wake
+ * on the address of a call gone already wakes nobody, or at worst a
+ * sleeper elsewhere that checks its own condition again. */
+static void answer(struct batch *b, int k, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void answer(struct batch *b, int k, int rc, const char *fmt, ...)
+{
+	struct natspub_call *m = b->slots[k].call;
+	va_list ap;
+
+	if (!m)
+		return;
+	m->rc = rc;
+	if (rc && fmt && m->why) {
+		va_start(ap, fmt);
+		buf_vprintf(m->why, fmt, ap);
+		va_end(ap);
+	}
+	b->slots[k].call = NULL;
+	b->open--;
+	if (atomic_exchange(&m->state, CALL_DONE) == CALL_SLEEPING)
+		state_wake(&m->state);
+}
+
+/* The same answer to every call of the batch still open; with only_sent,
+ * to those whose copy went out only. */
+static void answer_rest(struct batch *b, bool only_sent, int rc, const char *text)
+{
+	int k;
+
+	for (k = 0; k < b->n; k++)
+		if (!only_sent || b->slots[k].sid)
+			answer(b, k, rc, "%s", text);
+}
+
+/* The earliest deadline of the calls still open (only_sent: that went
+ * out), or 0 when there is none. */
+static int64_t earliest(const struct batch *b, bool only_sent)
+{
+	int64_t d = 0;
+	int k;
+
+	for (k = 0; k < b->n; k++) {
+		const struct slot *sl = &b->slots[k];
+
+		if (sl->call && (!only_sent || sl->sid) && (!d || sl->deadline < d))
+			d = sl->deadline;
+	}
+	return d;
+}
+
+/*
+ * Writes every open call of the batch on c in one go, each with a new
+ * reply number. 0 when all went out; otherwise the calls whose copy went
+ * out whole keep their reply number (their outcome is for the caller to
+ * settle), the others lose it, and *stale says the connection was found
+ * dead.
+ */
+static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, char *err,
+		       size_t errcap)
+{
+	size_t written = 0, at = 0;
+	int k, i = 0, rc = 0;
 
 	*stale = false;
-	*in_step = false;
+	buf_reset(&b->heads);
+	b->nsent = 0;
+	b->first_sid = c->asked + 1;
+	for (k = 0; k < b->n && !rc; k++) {
+		struct slot *sl = &b->slots[k];
+		struct natspub_call *m = sl->call;
+		int hlen;
+
+		sl->sid = 0;
+		if (!m)
+			continue;
+		/* The header block's length, counted the way it is printed. */
+		hlen = (int)(strlen("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") + strlen(m->msg_id));
+		if (c->max_payload > 0 && m->len + (size_t)hlen > (size_t)c->max_payload) {
+			answer(b, k, -ERR_TOO_BIG,
+			       "the message (%zu bytes) is over the server's max_payload (%lld)",
+			       m->len + (size_t)hlen, (long long)c->max_payload);
+			continue;
+		}
+		sl->sid = ++c->asked;
+		sl->head_off = b->heads.len;
+		rc = buf_printf(&b->heads, "HPUB %s %s%llu %d %zu\r\nNATS/1.0\r\nNats-Msg-Id: %s\r\n\r\n",
+				m->subj, c->inbox, (unsigned long long)sl->sid, hlen,
+				(size_t)hlen + m->len, m->msg_id);
+		sl->head_len = b->heads.len - sl->head_off;
+		b->sent[b->nsent++] = k;
+	}
+	if (rc) {
+		/* The heads' cap fits the longest batch: not reached. */
+		for (k = 0; k < b->n; k++)
+			b->slots[k].sid = 0;
+		answer_rest(b, false, rc, "out of memory");
+		return rc;
+	}
+	/* The buffer holding the heads is final now: point into it. */
+	for (k = 0; k < b->nsent; k++) {
+		struct slot *sl = &b->slots[b->sent[k]];
+
+		b->iov[i++] = (struct iovec){ b->heads.data + sl->head_off, sl->head_len };
+		b->iov[i++] = (struct iovec){ (void *)sl->call->data, sl->call->len };
+		b->iov[i++] = (struct iovec){ (void *)"\r\n", 2 };
+		at += sl->head_len + sl->call->len + 2;
+		sl->end = at;
+	}
+	if (!i)
+		return 0;
+	rc = net_writev_all(c->fd, b->iov, i, earliest(b, true), &written);
+	if (!rc)
+		return 0;
+	*stale = rc == -ERR_CLOSED || rc == -EPIPE || rc == -ECONNRESET;
+	snprintf(err, errcap, "cannot send to NATS: %s", err_str(rc));
+	for (k = 0; k < b->nsent; k++)
+		if (written < b->slots[b->sent[k]].end)
+			b->slots[b->sent[k]].sid = 0; /* not (wholly) sent */
+	return rc == -ENOMEM ? rc : -ERR_UNAVAILABLE;
+}
+
+/* The slot whose open call reply (a subject on c's inbox) answers, or -1. */
+static int slot_of(const struct natspub_conn *c, const struct batch *b, const char *reply)
+{
+	size_t n = strlen(c->inbox);
+	uint64_t sid = 0;
+	const char *d;
+	int k;
+
+	if (strncmp(reply, c->inbox, n) || !reply[n])
+		return -1;
+	for (d = reply + n; *d; d++) {
+		if (*d < '0' || *d > '9' || sid > UINT64_MAX / 10 - 1)
+			return -1;
+		sid = sid * 10 + (uint64_t)(*d - '0');
+	}
+	if (sid < b->first_sid || sid - b->first_sid >= (uint64_t)b->nsent)
+		return -1;
+	k = b->sent[sid - b->first_sid];
+	return b->slots[k].call && b->slots[k].sid == sid ? k : -1;
+}
+
+/*
+ * Reads answers on c until every call that went out has one, ending each
+ * call as its answer comes. Calls whose deadline passes time out on their
+ * own. 0 when all are answered, or the connection's failure (-ERR_TIMEOUT
+ * when a call timed out: the connection owes an answer): *got says
+ * whether any answer came first (a connection that fails before answering
+ * anything may be stale), and *refused that the server said -ERR.
+ */
+static int read_answers(struct natspub_conn *c, struct batch *b, bool *got, bool *refused,
+			char *err, size_t errcap)
+{
+	bool timed_out = false;
+
+	*got = false;
+	*refused = false;
 	for (;;) {
-		rc = read_line(c, call->deadline, &line);
+		char *line, *payload = NULL, *rsubj;
+		size_t hsize, size;
+		int64_t dl = earliest(b, true);
+		int k, rc;
+
+		if (!dl)
+			return timed_out ? -ERR_TIMEOUT : 0;
+		rc = read_line(c, dl, &line);
+		if (rc == -ERR_TIMEOUT) {
+			int64_t now = mono_ms();
+
+			for (k = 0; k < b->n; k++)
+				if (b->slots[k].call && b->slots[k].sid && b->slots[k].deadline <= now)
+					answer(b, k, -ERR_TIMEOUT, "no answer from JetStream in time");
+			snprintf(err, errcap, "no answer from JetStream in time");
+			timed_out = true;
+			continue;
+		}
 		if (rc) {
-			*stale = rc == -ERR_CLOSED || rc == -ECONNRESET;
-			if (rc == -ERR_TIMEOUT)
-				buf_printf(why, "no answer from JetStream in time");
-			else
-				buf_printf(why, "lost the NATS connection: %s", err_str(rc));
-			return -ERR_TIMEOUT;
+			snprintf(err, errcap, "lost the NATS connection: %s", err_str(rc));
+			return rc;
 		}
 		if (strncmp(line, "MSG ", 4) && strncmp(line, "HMSG ", 5)) {
-			/* -ERR from the server refuses the publish; anything else
-			 * lost the connection after the message went out. */
-			rc = housekeeping(c, line, call->deadline, why);
+			struct buf why;
+
+			buf_init(&why, 512);
+			rc = housekeeping(c, line, dl, &why);
+			if (rc) {
+				*refused = rc == -ERR_UNAVAILABLE;
+				snprintf(err, errcap, "%s", why.len ? buf_cstr(&why) : err_str(rc));
+			}
+			buf_release(&why);
 			if (rc)
-				return rc == -ERR_UNAVAILABLE || rc == -ENOMEM ? rc : -ERR_TIMEOUT;
+				return rc;
 			continue;
 		}
 		rc = parse_msg_line(line, &rsubj, &hsize, &size);
 		if (rc) {
-			buf_printf(why, "unreadable message line from the NATS server");
-			return -ERR_UNAVAILABLE;
+			snprintf(err, errcap, "unreadable message line from the NATS server");
+			return rc;
 		}
 		/* rsubj points into the buffer, which the payload read may move. */
-		rc = strcmp(rsubj, call->reply);
-		if (read_payload(c, size, call->deadline, &payload)) {
-			buf_printf(why, "lost the NATS connection while reading the answer");
-			return -ERR_TIMEOUT;
-		}
-		if (rc)
-			continue; /* not ours: an answer to a publish given up on */
-		*in_step = true;
-		if (hsize && size == hsize)
-			return status_reply(payload, hsize, why);
-		return parse_ack(payload + hsize, size - hsize, ack, why);
-	}
-}
-
-/* Takes a connection (pooled or new) and writes call on it; one more try
- * on a new connection when a pooled one turns out to be dead. */
-static int start_call(struct natspub *p, struct natspub_call *call, struct buf *why)
-{
-	bool stale = false;
-	int rc, attempt;
-
-	for (attempt = 0; attempt < 2; attempt++) {
-		struct natspub_conn *c = attempt ? NULL : pool_take(p);
-
-		call->reused = c != NULL;
-		if (!c) {
-			rc = conn_open(p, &c, call->deadline, why);
-			if (rc)
-				return rc;
-		}
-		buf_reset(why);
-		rc = send_on(c, call, &stale, why);
-		if (!rc) {
-			call->conn = c;
-			return 0;
-		}
-		if (rc == -ERR_TOO_BIG || rc == -EINVAL)
-			pool_give(p, c); /* nothing was written */
-		else
-			conn_close(c);
-		if (!(stale && call->reused))
+		k = slot_of(c, b, rsubj);
+		rc = read_payload(c, size, dl, &payload);
+		if (rc) {
+			snprintf(err, errcap, "lost the NATS connection while reading an answer");
 			return rc;
+		}
+		if (k < 0)
+			continue; /* an answer to a publish given up on */
+		*got = true;
+		if (hsize && size == hsize) {
+			struct buf why;
+
+			buf_init(&why, 512);
+			rc = status_reply(payload, hsize, &why);
+			answer(b, k, rc, "%s", buf_cstr(&why));
+			buf_release(&why);
+		} else {
+			struct natsx_ack ack = { 0 };
+			struct buf why;
+
+			buf_init(&why, 1024);
+			rc = parse_ack(payload + hsize, size - hsize, &ack, &why);
+			if (!rc && b->slots[k].call->ack)
+				*b->slots[k].call->ack = ack;
+			answer(b, k, rc, "%s", buf_cstr(&why));
+			buf_release(&why);
+		}
 	}
-	return rc;
 }
 
-static void natspub_send(struct natspub *p, const char *subj, const void *data, size_t len,
-			 const char *msg_id, int64_t wait_ms, struct natspub_call *call,
-			 struct buf *why)
+/* Runs sent(arg) of each call of the last write that has not had it. */
+static void run_hooks(struct batch *b)
 {
-	memset(call, 0, sizeof(*call));
-	call->subj = subj;
-	call->data = data;
-	call->len = len;
-	call->msg_id = msg_id;
-	call->deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 5000);
-	if (!p || !subj || !*subj || !msg_id || !*msg_id || strpbrk(subj, " \t\r\n") ||
-	    strpbrk(msg_id, " \t\r\n") || (!data && len)) {
-		call->rc = -EINVAL;
+	int k;
+
+	for (k = 0; k < b->nsent; k++) {
+		struct slot *sl = &b->slots[b->sent[k]];
+
+		if (sl->call && sl->call->sent && !sl->hooked) {
+			sl->hooked = true;
+			sl->call->sent(sl->call->arg);
+		}
+	}
+}
+
+/*
+ * Publishes the batch and ends every call in it. A connection that was
+ * there before this batch and turns out dead before it answered anything
+ * was dropped by the server while idle: the open calls go again on a new
+ * one, once (the message ids make a copy the server did store harmless).
+ */
+static void run_batch(struct natspub *p, struct batch *b)
+{
+	char err[512];
+	int attempt;
+
+	for (attempt = 0; attempt < 2 && b->open; attempt++) {
+		struct natspub_conn *c = p->conn;
+		bool reused = c != NULL, stale = false, got = false, refused = false;
+		int k, rc;
+
+		err[0] = '\0';
+		if (c && mono_ms() - p->last_used > FRESH_AFTER_MS && !conn_fresh(c)) {
+			conn_close(c);
+			c = p->conn = NULL;
+			reused = false;
+		}
+		if (!c) {
+			struct buf why;
+
+			buf_init(&why, 1024);
+			rc = conn_open(p, &c, earliest(b, false), &why);
+			if (rc) {
+				answer_rest(b, false, rc, why.len ? buf_cstr(&why) : err_str(rc));
+				buf_release(&why);
+				return;
+			}
+			buf_release(&why);
+			p->conn = c;
+		}
+		rc = write_batch(c, b, &stale, err, sizeof(err));
+		if (rc) {
+			/* What did not go out is not stored; what did may be. */
+			conn_close(c);
+			p->conn = NULL;
+			if (stale && reused && attempt == 0)
+				continue;
+			for (k = 0; k < b->n; k++)
+				if (!b->slots[k].sid)
+					answer(b, k, rc, "%s", err);
+			answer_rest(b, true, -ERR_TIMEOUT, err);
+			return;
+		}
+		run_hooks(b);
+		rc = read_answers(c, b, &got, &refused, err, sizeof(err));
+		if (!rc)
+			return;
+		conn_close(c);
+		p->conn = NULL;
+		if (refused) {
+			/* -ERR: the server refused a publish and closes the
+			 * connection. With one open there is no doubt which. */
+			answer_rest(b, true, b->open == 1 ? -ERR_UNAVAILABLE : -ERR_TIMEOUT, err);
+			return;
+		}
+		if ((rc == -ERR_CLOSED || rc == -ECONNRESET) && reused && !got && attempt == 0)
+			continue;
+		answer_rest(b, true, rc == -ENOMEM ? rc : -ERR_TIMEOUT, err);
 		return;
 	}
-	call->rc = start_call(p, call, why);
 }
 
-static int natspub_wait(struct natspub *p, struct natspub_call *call, struct natsx_ack *ack,
-			struct buf *why)
+/*
+ * Takes the queue (up to BATCH_MAX calls and BATCH_BYTES) and publishes it
+ * with the lock dropped, ends every call in it, then gives up the lead and
+ * asks the first queued caller to take it. Called with p->lock held and
+ * nobody leading; returns with the lock released.
+ *
+ * When the last batch had company, the leader first lets the threads that
+ * are ready to run go ahead (sched_yield): requests already being read
+ * then join this batch instead of the next one, and a batch of eight
+ * costs the server and SQLite half as much per call as a batch of two.
+ * Alone, it goes at once.
+ */
+static void lead(struct natspub *p)
 {
-	bool stale, in_step;
-	int rc;
+	struct batch *b = &p->batch;
+	struct natspub_call *m, *next;
+	size_t bytes = 0;
+	int expect;
 
-	if (ack)
-		memset(ack, 0, sizeof(*ack));
-	if (call->rc)
-		return call->rc;
-	for (;;) {
-		struct natspub_conn *c = call->conn;
-
-		rc = read_answer(c, call, ack, &stale, &in_step, why);
-		call->conn = NULL;
-		if (in_step) {
-			pool_give(p, c);
-		} else {
-			conn_close(c);
-		}
-		/* A pooled connection the server had dropped while idle: the
-		 * same message id again on a new one is safe (JetStream drops
-		 * a copy it has stored already). */
-		if (!(rc && stale && call->reused))
-			return rc;
-		call->reused = false;
-		buf_reset(why);
-		rc = conn_open(p, &call->conn, call->deadline, why);
-		if (!rc) {
-			rc = send_on(call->conn, call, &stale, why);
-			if (rc) {
-				conn_close(call->conn);
-				call->conn = NULL;
-			}
-		}
-		/* The first copy went out: the outcome is unknown, not "no". */
-		if (rc)
-			return rc == -ENOMEM ? rc : -ERR_TIMEOUT;
+	p->leading = true;
+	if (p->last_n > 1) {
+		pthread_mutex_unlock(&p->lock);
+		sched_yield();
+		pthread_mutex_lock(&p->lock);
 	}
+	b->n = 0;
+	while (p->head && b->n < BATCH_MAX && (b->n == 0 || bytes + p->head->len <= BATCH_BYTES)) {
+		m = p->head;
+		p->head = m->next;
+		m->next = NULL;
+		bytes += m->len;
+		b->slots[b->n++] = (struct slot){ .call = m, .deadline = m->deadline };
+	}
+	if (!p->head)
+		p->tail = NULL;
+	b->open = b->n;
+	pthread_mutex_unlock(&p->lock);
+
+	run_batch(p, b);
+	p->last_used = mono_ms();
+	p->last_n = b->n;
+	/* run_batch ends every call; this is for a path that would not. */
+	answer_rest(b, false, -ERR_UNAVAILABLE, "the publish was not completed");
+	b->n = 0;
+
+	pthread_mutex_lock(&p->lock);
+	p->leading = false;
+	next = p->head;
+	if (next) {
+		/* Queued calls are alive: their callers wait for CALL_DONE. */
+		expect = CALL_SLEEPING;
+		if (!atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD)) {
+			expect = CALL_PENDING;
+			atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD);
+			next = NULL; /* awake: it sees the lead is free */
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (next)
+		state_wake(&next->state);
+}
+
+void natspub_free(struct natspub *p)
+{
+	if (!p)
+		return;
+	conn_close(p->conn);
+	buf_release(&p->batch.heads);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
 }
 
 int natspub_publish_then(struct natspub *p, const char *subj, const void *data, size_t len,
@@ -759,18 +999,67 @@ int natspub_publish_then(struct natspub *p, const char *subj, const void *data, 
 			 struct natsx_ack *ack, struct buf *why)
 {
 	struct natspub_call call;
-	struct buf scratch;
-	int rc;
 
-	buf_init(&scratch, 2048);
-	if (!why)
-		why = &scratch;
-	natspub_send(p, subj, data, len, msg_id, wait_ms, &call, why);
-	if (!call.rc && sent)
-		sent(arg);
-	rc = natspub_wait(p, &call, ack, why);
-	buf_release(&scratch);
-	return rc;
+	if (ack)
+		memset(ack, 0, sizeof(*ack));
+	if (!p || !subj || !*subj || !msg_id || !*msg_id || strpbrk(subj, " \t\r\n") ||
+	    strpbrk(msg_id, " \t\r\n") || (!data && len) || strlen(subj) > NATSPUB_SUBJECT_MAX ||
+	    strlen(msg_id) > NATSPUB_ID_MAX) {
+		if (why)
+			buf_printf(why, "invalid publish: subject and message id must be non-empty, "
+					"without spaces, and short enough");
+		return -EINVAL;
+	}
+	memset(&call, 0, sizeof(call));
+	call.subj = subj;
+	call.msg_id = msg_id;
+	call.data = data;
+	call.len = len;
+	call.sent = sent;
+	call.arg = arg;
+	call.ack = ack;
+	call.why = why;
+	call.deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 5000);
+	atomic_init(&call.state, CALL_PENDING);
+
+	pthread_mutex_lock(&p->lock);
+	if (p->tail)
+		p->tail->next = &call;
+	else
+		p->head = &call;
+	p->tail = &call;
+	for (;;) {
+		int expect = CALL_PENDING;
+
+		/* The lock is held here. */
+		if (atomic_load(&call.state) == CALL_DONE) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		if (!p->leading) {
+			lead(p);
+			if (atomic_load(&call.state) == CALL_DONE)
+				break;
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (atomic_compare_exchange_strong(&call.state, &expect, CALL_SLEEPING)) {
+			while (atomic_load(&call.state) == CALL_SLEEPING)
+				state_wait(&call.state, CALL_SLEEPING);
+		}
+		if (atomic_load(&call.state) == CALL_DONE)
+			break;
+		/* Asked to lead: the lead may have been taken again since. */
+		pthread_mutex_lock(&p->lock);
+		expect = CALL_LEAD;
+		atomic_compare_exchange_strong(&call.state, &expect, CALL_PENDING);
+		if (atomic_load(&call.state) == CALL_DONE) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+	}
+	return call.rc;
 }
 
 int natspub_publish(struct natspub *p, const char *subj, const void *data, size_t len,
