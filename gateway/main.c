@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@
 #include "banned.h"
 
 #define LOG_CAP_PER_FUNCTION (4u * 1024 * 1024)
+/* The most file descriptors asked for: every client connection is one, and
+ * the server takes thousands (server.c). */
+#define FD_LIMIT_WANTED 65536
 
 static const char *env_get(const char *name)
 {
@@ -59,6 +63,26 @@ static int make_dirs(const char *path, mode_t mode)
 	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
+}
+
+/* Raises the soft limit on open files towards the hard one: the usual soft
+ * limit of 1024 would cap the connections the server can hold well below
+ * its own limit. Replicas inherit it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = FD_LIMIT_WANTED;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+		want = rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			LOG_WARN("cannot raise the open files limit to %llu: %s",
+				 (unsigned long long)want, err_str(-errno));
+	}
 }
 
 static int open_state(struct gateway *gw, struct buf *why)
@@ -163,6 +187,7 @@ int main(int argc, char **argv)
 	}
 	log_setup("gateway", gw.cfg.debug ? LOG_DEBUG : LOG_INFO);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	/* Signals are taken by sigwait below; every thread inherits the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

@@ -533,7 +533,7 @@ int server_start(struct gateway *gw, int listen_fd, struct gw_server **out, stru
 	 * time. Function calls are bounded by --upstream-timeout instead. */
 	timeout_s = (unsigned)((gw->cfg.read_timeout_ms + 999) / 1000);
 	s->d = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_logger, s,

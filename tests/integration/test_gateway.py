@@ -33,6 +33,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -1070,6 +1071,38 @@ def test_bad_input_never_crashes_or_leaks(start_gateway):
     ok = wait_for(lambda: len(gw.fds_besides_pool()) <= baseline, 20)
     assert ok, (baseline, gw.fds_besides_pool())
     assert gw.fd_count() < baseline + 64, helpers.fd_targets(gw.pid)  # the pool's cap
+
+
+def test_more_than_1024_connections(gateway):
+    """Every connection is a file descriptor: the server polls each one
+    (select() could not watch one numbered past 1023) and the gateway
+    raises its own open files limit, so over a thousand idle clients do
+    not lock out the next one, and their fds go once they leave."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 1300
+    if soft < want + 100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, want + 500), hard))
+    before = gateway.fd_count()
+    conns = []
+    try:
+        for _ in range(want):
+            conns.append(socket.create_connection(("127.0.0.1", gateway.port), timeout=20))
+        # The gateway has them all (its fds now pass 1024)...
+        assert wait_for(lambda: gateway.fd_count() >= before + want, 30), gateway.fd_count()
+        # ...and the newest one and the oldest one are served.
+        for c in (conns[-1], conns[0]):
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                assert chunk, "the gateway closed the connection"
+                head += chunk
+            assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    finally:
+        for c in conns:
+            c.close()
+    assert wait_for(lambda: gateway.fd_count() <= before + 4, 30), (before, gateway.fd_count())
+    assert gateway.api("GET", "/healthz", auth=False).status == 200
 
 
 # ================================================================ shutdown
