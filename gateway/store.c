@@ -221,14 +221,10 @@ struct store {
 
 	/* Queued inserts (see lead_commit). */
 	pthread_mutex_t q_lock;
-	pthread_cond_t q_cond;      /* the writer waits for a queue nobody commits */
 	pthread_cond_t sync_cond;   /* store_call_sync waits for commits */
 	struct store_ticket *q_head, *q_tail;
 	uint64_t started, finished; /* inserts queued / committed or failed */
 	bool leading;               /* a thread is committing a batch */
-	pthread_t writer;
-	bool writer_running;
-	bool stopping;
 
 	/* The checkpointer (see checkpoint_main). */
 	sqlite3 *ckpt_db;
@@ -479,8 +475,6 @@ static int create_private(const char *path)
  * without blocking commits; only when the WAL has grown past
  * CKPT_RESTART_PAGES does one (RESTART) hold commits back while it runs.
  */
-static void *writer_main(void *arg);
-
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *s = arg;
@@ -586,7 +580,6 @@ int store_open(const char *path, struct store **out)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->q_lock, NULL);
-	pthread_cond_init(&s->q_cond, NULL);
 	pthread_cond_init(&s->sync_cond, NULL);
 	pthread_mutex_init(&s->ckpt_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -611,10 +604,6 @@ int store_open(const char *path, struct store **out)
 					       &s->stmt[i], NULL));
 	if (!rc)
 		rc = start_checkpointer(s, path);
-	if (!rc) {
-		rc = -pthread_create(&s->writer, NULL, writer_main, s);
-		s->writer_running = rc == 0;
-	}
 out:
 	if (rc) {
 		store_free(s);
@@ -630,14 +619,6 @@ void store_free(struct store *s)
 
 	if (!s)
 		return;
-	if (s->writer_running) {
-		/* The writer commits what is queued before it leaves. */
-		pthread_mutex_lock(&s->q_lock);
-		s->stopping = true;
-		pthread_cond_signal(&s->q_cond);
-		pthread_mutex_unlock(&s->q_lock);
-		pthread_join(s->writer, NULL);
-	}
 	if (s->ckpt_running) {
 		pthread_mutex_lock(&s->ckpt_lock);
 		s->ckpt_stop = true;
@@ -651,7 +632,6 @@ void store_free(struct store *s)
 	/* The last connection to close checkpoints and removes the WAL. */
 	sqlite3_close(s->db);
 	pthread_cond_destroy(&s->sync_cond);
-	pthread_cond_destroy(&s->q_cond);
 	pthread_cond_destroy(&s->ckpt_cond);
 	pthread_mutex_destroy(&s->ckpt_lock);
 	pthread_mutex_destroy(&s->q_lock);
@@ -1155,12 +1135,12 @@ static void commit_batch(struct store *s, struct store_ticket *batch)
 /*
  * Group commit. An insert is queued; whoever finds nobody committing takes
  * the queue and commits it in one transaction, then marks each ticket
- * done. An async submit does it between sending its message and reading
- * JetStream's answer (store_call_insert_run), so at low load its record is
- * written while it would wait anyway, with no other thread to wake. What
- * queues up while a commit runs is taken by the writer thread, which keeps
- * committing while there is a queue: under load one thread does the
- * commits back to back instead of the request threads taking turns.
+ * done. The async publisher does it once a batch of calls has gone to
+ * JetStream and before it reads the acks (store_call_insert_run), so the
+ * records of a batch are one commit, written while nats-server stores the
+ * messages; a waiter whose insert is still queued with nobody committing
+ * does it itself (store_call_insert_wait), so nothing waits on a thread
+ * that is not coming.
  *
  * Called with q_lock held and nobody leading; returns with it held. One
  * batch per call.
@@ -1193,29 +1173,15 @@ static void lead_commit(struct store *s)
 	}
 	s->finished += n;
 	s->leading = false;
-	if (s->q_head || s->stopping)
-		pthread_cond_signal(&s->q_cond);
-	pthread_cond_broadcast(&s->sync_cond);
-}
-
-static void *writer_main(void *arg)
-{
-	struct store *s = arg;
-
-	pthread_setname_np(pthread_self(), "store-writer");
-	pthread_mutex_lock(&s->q_lock);
-	for (;;) {
-		while ((!s->q_head || s->leading) && !s->stopping)
-			pthread_cond_wait(&s->q_cond, &s->q_lock);
-		if (s->leading)
-			pthread_cond_wait(&s->q_cond, &s->q_lock);
-		else if (s->q_head)
-			lead_commit(s);
-		else
-			break; /* stopping, and nothing queued */
+	/* Inserts queued meanwhile: a caller already waiting for one takes
+	 * the lead (store_call_insert_wait); the others commit in time. */
+	for (t = s->q_head; t; t = t->next) {
+		if (t->waiting) {
+			pthread_cond_signal(&t->done_cond);
+			break;
+		}
 	}
-	pthread_mutex_unlock(&s->q_lock);
-	return NULL;
+	pthread_cond_broadcast(&s->sync_cond);
 }
 
 int store_call_insert_start(struct store *s, const struct store_call *c, struct store_ticket *t)

@@ -188,10 +188,11 @@ int store_call_insert(struct store *s, const struct store_call *c);
 /*
  * Inserts are committed in groups: every insert queued at that moment goes
  * into one transaction, so concurrent async submits share the WAL writes
- * instead of queueing on them. A caller that finds nobody committing may
- * commit the queue itself (store_call_insert_run, after it has done other
- * work such as sending the call to JetStream); what queues up meanwhile is
- * committed by a writer thread.
+ * instead of queueing on them. Callers commit: store_call_insert_run
+ * commits the queue on the caller's thread (the async publisher runs it
+ * once a batch of calls has gone to JetStream), and a waiter whose insert
+ * nobody is committing commits the queue itself. There is no thread of the
+ * store's own.
  *
  * A ticket is one insert in flight. store_call_insert_start checks *c and
  * queues it; *c and everything it points to must stay valid, and the

@@ -691,8 +691,9 @@ START_TEST(test_call_group_commit)
 	sqlite3 *db = NULL;
 	int i;
 
-	/* Another connection holds the write lock: the writer's first batch
-	 * waits for it, and everything started meanwhile queues behind. */
+	/* Inserts wait in the queue until a caller commits them; here
+	 * another connection holds the write lock too, so the commit that
+	 * store_call_sync leads below has to wait for it. */
 	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, RAW_VFS), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 	for (i = 0; i < GROUP_N; i++) {
