@@ -246,6 +246,14 @@ int natsx_pull_subscribe(jsCtx *js, const char *stream, const char *durable,
 int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
 		  const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why)
 {
+	return natsx_publish_if_last(js, subj, data, len, msg_id, NATSX_ANY_LAST, wait_ms, ack,
+				     why);
+}
+
+int natsx_publish_if_last(jsCtx *js, const char *subj, const void *data, size_t len,
+			  const char *msg_id, int64_t expect_last, int64_t wait_ms,
+			  struct natsx_ack *ack, struct buf *why)
+{
 	jsPubAck *pa = NULL;
 	jsPubOptions po;
 	jsErrCode jerr = 0;
@@ -258,7 +266,18 @@ int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
 	jsPubOptions_Init(&po);
 	po.MsgId = msg_id;
 	po.MaxWait = wait_ms;
+	if (expect_last == 0)
+		po.ExpectNoMessage = true;
+	else if (expect_last > 0)
+		po.ExpectLastSubjectSeq = (uint64_t)expect_last;
 	s = js_Publish(&pa, js, subj, data, (int)len, &po, &jerr);
+	if (s != NATS_OK && jerr == JSStreamWrongLastSequenceErr) {
+		if (why) {
+			buf_reset(why);
+			buf_printf(why, "another message came on '%s' first", subj);
+		}
+		return -ERR_EXISTS;
+	}
 	if (s != NATS_OK)
 		return natsx_fail(why, "cannot publish", s, jerr);
 	if (ack) {
@@ -280,7 +299,7 @@ int natsx_delete_msg(jsCtx *js, const char *stream, uint64_t seq, struct buf *wh
 }
 
 int natsx_last_msg(jsCtx *js, const char *stream, const char *subject, struct buf *out,
-		   struct buf *why)
+		   uint64_t *seq, struct buf *why)
 {
 	natsMsg *msg = NULL;
 	jsErrCode jerr = 0;
@@ -291,6 +310,8 @@ int natsx_last_msg(jsCtx *js, const char *stream, const char *subject, struct bu
 	if (s != NATS_OK)
 		return natsx_fail(why, "cannot read the last message", s, jerr);
 	rc = buf_add(out, natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+	if (seq)
+		*seq = natsMsg_GetSequence(msg);
 	natsMsg_Destroy(msg);
 	if (rc && why) {
 		buf_reset(why);

@@ -72,13 +72,28 @@ struct natsx_ack {
 int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
 		  const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why);
 
+/* No expectation on what the stream holds for the subject. */
+#define NATSX_ANY_LAST (-1)
+
+/*
+ * natsx_publish that JetStream stores only if the last message it holds
+ * on subj is the one at sequence expect_last, or, with 0, if it holds none
+ * (NATSX_ANY_LAST: no condition). Two writers that each read the last
+ * message and then publish cannot both succeed: -ERR_EXISTS says another
+ * message came in between, and nothing was stored.
+ */
+int natsx_publish_if_last(jsCtx *js, const char *subj, const void *data, size_t len,
+			  const char *msg_id, int64_t expect_last, int64_t wait_ms,
+			  struct natsx_ack *ack, struct buf *why);
+
 /* Removes message seq from stream. -ERR_NOT_FOUND when it is not there. */
 int natsx_delete_msg(jsCtx *js, const char *stream, uint64_t seq, struct buf *why);
 
-/* Appends the data of the last message on subject in stream to out.
- * -ERR_NOT_FOUND when there is none, -ERR_TOO_BIG over out's cap. */
+/* Appends the data of the last message on subject in stream to out, and
+ * sets *seq (may be NULL) to its sequence in the stream. -ERR_NOT_FOUND
+ * when there is none, -ERR_TOO_BIG over out's cap. */
 int natsx_last_msg(jsCtx *js, const char *stream, const char *subject, struct buf *out,
-		   struct buf *why);
+		   uint64_t *seq, struct buf *why);
 
 /* The server's max_payload (0 while not connected). */
 int64_t natsx_max_payload(natsConnection *nc);

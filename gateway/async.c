@@ -90,6 +90,14 @@ static void nap(struct gw_async *a, int64_t ms)
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* The largest message NATS takes: a report read back fits in it. */
+static size_t max_message(struct gw_async *a)
+{
+	int64_t mp = natsx_max_payload(a->nc);
+
+	return (mp > 0 ? (size_t)mp : 64u * 1024 * 1024) + 64u * 1024;
+}
+
 static bool usable(struct gw_async *a)
 {
 	return a && natsx_connected(a->nc) && atomic_load(&a->ready);
@@ -642,9 +650,16 @@ out:
 	return status;
 }
 
-/* Publishes the report that tells every worker the call is cancelled: a
- * worker reads a call's last report before it runs it. */
-static int tell_cancelled(struct gw_async *a, const char *id, struct buf *why)
+/*
+ * Publishes the report that tells every worker the call is cancelled, on
+ * the condition that the last report on the call is the one at sequence
+ * expect_last (0: that there is none). A worker reads the last report
+ * before it runs a call and publishes its start on the same kind of
+ * condition, so of a cancel and a start that race exactly one is stored:
+ * -ERR_EXISTS here means a worker came first (or another report did).
+ */
+static int tell_cancelled(struct gw_async *a, const char *id, int64_t expect_last,
+			  struct buf *why)
 {
 	struct callmsg_report r;
 	struct buf data;
@@ -660,7 +675,8 @@ static int tell_cancelled(struct gw_async *a, const char *id, struct buf *why)
 	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
 	rc = callmsg_report_dump(&r, &data);
 	if (!rc)
-		rc = natsx_publish(a->js, subj, data.data, data.len, NULL, PUB_WAIT_MS, NULL, why);
+		rc = natsx_publish_if_last(a->js, subj, data.data, data.len, NULL, expect_last,
+					   PUB_WAIT_MS, NULL, why);
 	buf_release(&data);
 	return rc;
 }
@@ -671,6 +687,7 @@ static int tell_cancelled(struct gw_async *a, const char *id, struct buf *why)
 static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const char *ctx)
 {
 	struct buf why;
+	int rc;
 
 	buf_init(&why, 1024);
 	if (natsx_delete_msg(a->js, CALLMSG_STREAM_CALLS, seq, &why)) {
@@ -678,37 +695,52 @@ static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const cha
 		     buf_cstr(&why));
 		buf_reset(&why);
 	}
-	if (tell_cancelled(a, id, &why))
+	rc = tell_cancelled(a, id, 0, &why);
+	if (rc == -ERR_EXISTS)
+		LOGC(ERROR, ctx, "the unrecorded call was taken by a worker already: it runs "
+				 "without a record");
+	else if (rc)
 		LOGC(ERROR, ctx, "the unrecorded call cannot be cancelled (%s): it may still run",
 		     buf_cstr(&why));
 	buf_release(&why);
 }
 
-/* A call refused after its record was written (recorded true): the record
- * goes, unless the message may have reached the queue after all; then the
- * call is cancelled, record and workers both, so it does not run behind
- * the client's back. */
-static void unrecord(struct gateway *gw, struct gw_async *a, const char *id, bool recorded,
+/*
+ * A call refused after its record was written (recorded true): the record
+ * goes. When the message may have reached the queue after all (maybe: it
+ * went out and no answer came), the workers are told first that the call
+ * is cancelled, on the condition that none of them has reported on it
+ * yet. If one has, the call is in the queue and running: true, and the
+ * caller accepts it after all. Otherwise the record is cancelled too, so
+ * the call does not run behind the client's back.
+ */
+static bool unrecord(struct gateway *gw, struct gw_async *a, const char *id, bool recorded,
 		     bool maybe, const char *ctx)
 {
 	struct buf why;
-	int rc;
+	int rc, rc2;
 
 	if (!maybe) {
 		if (recorded && (rc = store_call_delete(gw->store, id)))
 			LOGC(ERROR, ctx, "cannot delete the record of the refused call: %s",
 			     err_str(rc));
-		return;
+		return false;
 	}
-	if (recorded && (rc = store_call_cancel(gw->store, id, real_ms())))
-		LOGC(ERROR, ctx, "cannot cancel the record of the refused call: %s", err_str(rc));
 	buf_init(&why, 1024);
-	if (tell_cancelled(a, id, &why))
+	rc = tell_cancelled(a, id, 0, &why);
+	if (rc == -ERR_EXISTS) {
+		buf_release(&why);
+		return true;
+	}
+	if (recorded && (rc2 = store_call_cancel(gw->store, id, real_ms())))
+		LOGC(ERROR, ctx, "cannot cancel the record of the refused call: %s", err_str(rc2));
+	if (rc)
 		LOGC(ERROR, ctx, "the refused call may have been queued and cannot be "
 				 "cancelled (%s): it may still run", buf_cstr(&why));
 	else
 		LOGC(WARN, ctx, "the refused call may have been queued: cancelled");
 	buf_release(&why);
+	return false;
 }
 
 static void answer_accepted(struct gw_resp *resp, const char *id)
@@ -776,9 +808,20 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 				      &why);
 		rc = store_call_insert_wait(gw->store, &ticket);
 		if (status) {
-			LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
-			unrecord(gw, a, m.call_id, rc == 0, maybe, ctx);
-			goto out;
+			bool taken = unrecord(gw, a, m.call_id, rc == 0, maybe, ctx);
+
+			if (!taken || rc) {
+				if (taken)
+					LOGC(ERROR, ctx, "a worker has the call, but its record could "
+							 "not be written: it runs without one");
+				LOGC(WARN, ctx, "async call refused (%d): %s", status,
+				     buf_cstr(&why));
+				goto out;
+			}
+			LOGC(INFO, ctx, "JetStream's answer was lost, but a worker has the call: "
+					"accepted");
+			status = 0;
+			buf_reset(&why);
 		}
 		if (rc) {
 			LOGC(ERROR, ctx, "cannot record the call: %s; taking it back", err_str(rc));
@@ -821,12 +864,14 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 		inserted = true;
 	}
 	status = publish_call(a, &m, m.call_id, NULL, NULL, &ack, &maybe, &why);
-	if (status) {
+	/* Only the request that wrote the record may undo it: a resend must
+	 * not cancel the call the first request queued. */
+	if (status && inserted && unrecord(gw, a, m.call_id, true, maybe, ctx)) {
+		LOGC(INFO, ctx, "JetStream's answer was lost, but a worker has the call: accepted");
+		status = 0;
+		buf_reset(&why);
+	} else if (status) {
 		LOGC(WARN, ctx, "async call refused (%d): %s", status, buf_cstr(&why));
-		/* Only the request that wrote the record may undo it: a resend
-		 * must not cancel the call the first request queued. */
-		if (inserted)
-			unrecord(gw, a, m.call_id, true, maybe, ctx);
 		goto out;
 	}
 accepted:
@@ -869,16 +914,18 @@ static int read_call(struct gateway *gw, const char *id, struct store_call *c, s
 int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 {
 	struct store_call c;
+	struct callmsg_report last;
 	struct gw_async *a;
+	uint64_t seq = 0;
 	int rc, status;
 
 	memset(&c, 0, sizeof(c));
+	memset(&last, 0, sizeof(last));
 	pthread_rwlock_rdlock(&async_rw);
 	a = gw->async;
 	status = read_call(gw, id, &c, why);
 	if (status)
 		goto out;
-	status = 200;
 	if (c.status != STORE_CALL_QUEUED) {
 		status = 409;
 		buf_printf(why, "call '%s' is %s: only a queued call can be cancelled", id,
@@ -890,23 +937,46 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 		buf_printf(why, "the queue (NATS JetStream) is not available: the workers cannot be told");
 		goto out;
 	}
-	rc = store_call_cancel(gw->store, id, real_ms());
-	if (rc) {
-		status = rc == -ERR_INVALID ? 409 : rc == -ERR_NOT_FOUND ? 404 : 500;
-		buf_printf(why, "call '%s' cannot be cancelled now: %s", id,
-			   rc == -ERR_INVALID ? "it is not queued any more" : err_str(rc));
+	/* The record may lag behind the workers: what they said last decides,
+	 * and the cancel is stored only if nothing was said since. */
+	rc = qw_last_report(a->js, id, max_message(a), &last, &seq, why);
+	if (rc && rc != -ERR_NOT_FOUND) {
+		status = 503;
+		buf_reset(why);
+		buf_printf(why, "cannot read the state of call '%s' from the queue; try again", id);
 		goto out;
 	}
-	rc = tell_cancelled(a, id, why);
+	if (!rc && last.status == CALLMSG_RUNNING)
+		rc = -ERR_EXISTS;
+	else
+		rc = tell_cancelled(a, id, (int64_t)seq, why);
+	if (rc == -ERR_EXISTS) {
+		status = 409;
+		buf_reset(why);
+		buf_printf(why, "call '%s' is running: only a queued call can be cancelled", id);
+		goto out;
+	}
 	if (rc) {
+		status = 503;
+		buf_reset(why);
+		buf_printf(why, "the workers cannot be told to cancel call '%s'; try again", id);
+		goto out;
+	}
+	rc = store_call_cancel(gw->store, id, real_ms());
+	if (rc) {
+		/* The workers have the cancel: they will not run the call. */
 		char ctx[96];
 		snprintf(ctx, sizeof(ctx), "call_id=%s", id);
-		LOGC(WARN, ctx, "cancelled, but the workers could not be told (%s): it may still run",
-		     buf_cstr(why));
-		buf_reset(why);
+		LOGC(ERROR, ctx, "the workers will not run the call, but its record cannot be "
+				 "cancelled: %s", err_str(rc));
+		status = 500;
+		buf_printf(why, "call '%s' is cancelled, but its record could not be updated", id);
+		goto out;
 	}
+	status = 200;
 out:
 	pthread_rwlock_unlock(&async_rw);
+	callmsg_report_release(&last);
 	store_call_release(&c);
 	return status;
 }
@@ -941,7 +1011,7 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 		goto out;
 	}
 	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_DLQ, id, NULL);
-	rc = natsx_last_msg(a->js, CALLMSG_STREAM_DLQ, subj, &data, why);
+	rc = natsx_last_msg(a->js, CALLMSG_STREAM_DLQ, subj, &data, NULL, why);
 	if (rc) {
 		status = rc == -ERR_NOT_FOUND ? 409 : 503;
 		buf_reset(why);

@@ -29,6 +29,8 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "callmsg.h"
+#include "natsx.h"
 
 struct qw_config {
 	char nats_url[512];          /* NATS server(s) */
@@ -86,5 +88,17 @@ struct qw_stats {
 	uint64_t skipped;      /* redelivered messages of finished calls */
 };
 void qw_stats(struct qw *w, struct qw_stats *out);
+
+/*
+ * Reads the last report on call id from CFAAS_RESULTS: 0 with *out (the
+ * caller releases it with callmsg_report_release), -ERR_NOT_FOUND when
+ * there is none or it cannot be read as a report, another code when NATS
+ * failed (why says why). *seq gets the last message's sequence in the
+ * stream whenever there is one (0: none), for natsx_publish_if_last: a
+ * worker starts a call, and the gateway cancels one, only if no report
+ * came in between. cap bounds the message read.
+ */
+int qw_last_report(jsCtx *js, const char *id, size_t cap, struct callmsg_report *out,
+		   uint64_t *seq, struct buf *why);
 
 #endif

@@ -140,9 +140,11 @@ static size_t payload_cap(struct qw *w)
 	return mp > 0 ? (size_t)mp : 64u * 1024 * 1024;
 }
 
-/* Publishes r on cfaas.results.ID. A result too large for the server is
- * dropped (the report goes without it) rather than losing the report. */
-static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
+/* Publishes r on cfaas.results.ID, on the condition of
+ * natsx_publish_if_last. A result too large for the server is dropped (the
+ * report goes without it) rather than losing the report. */
+static int report_if_last(struct qw *w, const struct callmsg_report *r, int64_t expect_last,
+			  struct buf *why)
 {
 	char subj[160];
 	struct buf b;
@@ -153,7 +155,8 @@ static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
 	buf_init(&b, payload_cap(w));
 	rc = callmsg_report_dump(r, &b);
 	if (!rc)
-		rc = natsx_publish(w->js, subj, b.data, b.len, NULL, PUB_WAIT_MS, NULL, why);
+		rc = natsx_publish_if_last(w->js, subj, b.data, b.len, NULL, expect_last, PUB_WAIT_MS,
+					   NULL, why);
 	if ((rc == -ERR_TOO_BIG) && r->result) {
 		struct callmsg_report slim = *r;
 		slim.result = NULL;
@@ -162,7 +165,8 @@ static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
 		buf_reset(&b);
 		rc = callmsg_report_dump(&slim, &b);
 		if (!rc)
-			rc = natsx_publish(w->js, subj, b.data, b.len, NULL, PUB_WAIT_MS, NULL, why);
+			rc = natsx_publish_if_last(w->js, subj, b.data, b.len, NULL, expect_last,
+						   PUB_WAIT_MS, NULL, why);
 	}
 	if (rc && why && !why->len)
 		buf_printf(why, "cannot encode the report: %s", err_str(rc));
@@ -170,20 +174,24 @@ static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
 	return rc;
 }
 
-/* Reads the last report of a call: 0 and *out, -ERR_NOT_FOUND when there
- * is none (or it cannot be read as one), another code when NATS failed. */
-static int last_report(struct qw *w, const char *id, struct callmsg_report *out,
-		       struct buf *why)
+static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
+{
+	return report_if_last(w, r, NATSX_ANY_LAST, why);
+}
+
+int qw_last_report(jsCtx *js, const char *id, size_t cap, struct callmsg_report *out,
+		   uint64_t *seq, struct buf *why)
 {
 	char subj[160];
 	struct buf b;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	*seq = 0;
 	if (callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL))
 		return -ERR_NOT_FOUND;
-	buf_init(&b, payload_cap(w) + REPORT_SLACK);
-	rc = natsx_last_msg(w->js, CALLMSG_STREAM_RESULTS, subj, &b, why);
+	buf_init(&b, cap);
+	rc = natsx_last_msg(js, CALLMSG_STREAM_RESULTS, subj, &b, seq, why);
 	if (!rc && callmsg_report_parse(b.data, b.len, out, why))
 		rc = -ERR_NOT_FOUND;
 	buf_release(&b);
@@ -471,6 +479,7 @@ static void process(struct exec *x, natsMsg *msg)
 	bool have;
 	char ctx[160];
 	int64_t delay;
+	uint64_t last_seq;
 	int rc, attempt;
 
 	memset(&r, 0, sizeof(r));
@@ -486,7 +495,7 @@ static void process(struct exec *x, natsMsg *msg)
 		goto out_nomsg;
 	}
 	ctx_of(&m, ctx, sizeof(ctx));
-	rc = last_report(w, m.call_id, &last, &why);
+	rc = qw_last_report(w->js, m.call_id, payload_cap(w) + REPORT_SLACK, &last, &last_seq, &why);
 	if (rc && rc != -ERR_NOT_FOUND) {
 		LOGC(WARN, ctx, "cannot read the call's state (%s); trying again soon", buf_cstr(&why));
 		nak(x, msg, SOON_MS);
@@ -536,7 +545,16 @@ static void process(struct exec *x, natsMsg *msg)
 	r.status = CALLMSG_RUNNING;
 	r.attempts = attempt;
 	r.started_at_ms = real_ms();
-	if (report(w, &r, &why)) {
+	/* Only if nothing was reported since the report read above: a cancel
+	 * published meanwhile (by the gateway, which publishes it on the same
+	 * condition) wins, and this delivery looks again. */
+	rc = report_if_last(w, &r, (int64_t)last_seq, &why);
+	if (rc == -ERR_EXISTS) {
+		LOGC(DEBUG, ctx, "the call's state changed before it started; looking again");
+		nak(x, msg, 0);
+		goto out;
+	}
+	if (rc) {
 		LOGC(WARN, ctx, "cannot report the start: %s; trying again soon", buf_cstr(&why));
 		nak(x, msg, SOON_MS);
 		goto out;

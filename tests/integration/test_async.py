@@ -11,8 +11,10 @@ records: the three must agree.
 Covered: a call and its callback (headers, body, method, path, query);
 retries (fail twice then succeed: exactly three runs); dead letters after
 the last attempt, and their re-queue; a 30-second call with ack_wait 5s
-runs once; a resent X-Call-Id runs once; 404/400/413; cancel, list and
-retention of records; a callback host that refuses or hangs; a queue
+runs once and cannot be cancelled once running; a resent X-Call-Id runs
+once; 404/400/413; cancel, list and retention of records; a publish whose
+ack is lost (answered 503 and never run, or 202 when a worker has it
+already); a callback host that refuses or hangs; a queue
 message that is not a call; NATS down at start; the embedded nats-server
 (restarted when killed); metrics; and durability: 2,000 calls with the
 worker killed (-9) midway and the gateway and NATS restarted, none lost,
@@ -149,6 +151,84 @@ class MiniNats:
     def close(self):
         self.f.close()
         self.sock.close()
+
+
+class AckEater:
+    """A TCP proxy in front of a nats-server that, once armed, drops every
+    message the server sends to the gateway's own publisher inbox
+    (_CFAAS.*): JetStream stores the call, but its ack never arrives, so the
+    gateway cannot know whether the call was queued. Everything else (cnats'
+    traffic, PINGs) passes through."""
+
+    def __init__(self, nats_port):
+        self.nats_port = nats_port
+        self.armed = threading.Event()
+        self.dropped = 0
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"nats://127.0.0.1:{self.port}"
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.nats_port))
+            self.socks += [c, u]
+            threading.Thread(target=self._up, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._down, args=(u, c), daemon=True).start()
+
+    @staticmethod
+    def _up(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _down(self, src, dst):
+        f = src.makefile("rb")
+        try:
+            while True:
+                line = f.readline()
+                if not line:
+                    break
+                parts = line.split()
+                frame = line
+                if parts and parts[0] in (b"MSG", b"HMSG"):
+                    frame += f.read(int(parts[-1]) + 2)
+                    if self.armed.is_set() and parts[1].startswith(b"_CFAAS."):
+                        self.dropped += 1
+                        continue
+                dst.sendall(frame)
+        except (OSError, ValueError):
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.lsock.close()
+        for s in self.socks:
+            s.close()
 
 
 class Nats:
@@ -457,6 +537,10 @@ def test_long_call_runs_once(env):
     worker = env.worker(nats, gw, ["--ack-wait", "5s"])
     r = gw.submit("sleep", b"")
     call_id = r.header("X-Call-Id")
+    # Running: too late to cancel, whether the record says so yet or not.
+    assert wait_for(lambda: runs(marker)[call_id] == 1, 30)
+    r = gw.req("DELETE", f"/system/calls/{call_id}")
+    assert r.status == 409 and "queued" in r.text, r
     rec = gw.wait_record(call_id, lambda c: c["status"] == "succeeded", 90)
     assert rec["attempts"] == 1 and rec["durationSeconds"] >= 29
     assert runs(marker) == {call_id: 1}
@@ -635,6 +719,94 @@ def test_own_publisher_survives_nats_restart(env):
     got = runs(marker)
     assert all(got.get(cid) == 1 for cid in done), got
     assert "published through cnats" not in gw.srv.log()
+
+
+def calls_in_stream(nats):
+    mn = MiniNats(nats.port)
+    try:
+        return mn.request("$JS.API.STREAM.INFO.CFAAS_CALLS", b"")["state"]["messages"]
+    finally:
+        mn.close()
+
+
+def test_lost_ack_is_cancelled_or_accepted(env):
+    """The call reached JetStream but its ack did not come back, so the
+    gateway cannot tell from the publish whether it is queued. It tells the
+    workers the call is cancelled, on the condition that none of them has
+    reported on it: if that holds, it answers 503 and no worker ever runs
+    the call; if a worker came first, the call is queued and running, and
+    the answer is 202. Either way the answer is the truth. Both for a
+    fresh call id and for the client's own."""
+    nats = env.nats()
+    proxy = AckEater(nats.port)
+    try:
+        gw = env.gateway(None, ["--nats-url", proxy.url, "--no-queue-worker"])
+        marker = env.marker("echo")
+        gw.deploy("echo", sh("async_echo.sh", marker))
+
+        # No worker: nobody can have reported, so the cancel holds.
+        proxy.armed.set()
+        r = gw.submit("echo", b"lost ack")
+        assert r.status == 503, r.text
+        assert proxy.dropped == 1
+        # A publish that went unanswered makes the gateway check its
+        # streams again; until then calls are refused before anything is
+        # stored or sent.
+        own = "own-" + uuid.uuid4().hex
+
+        def lost_own():
+            r = gw.submit("echo", b"lost ack, own id", {"X-Call-Id": own})
+            assert r.status == 503, r.text
+            return proxy.dropped == 2
+        assert wait_for(lost_own, 60)
+        proxy.armed.clear()
+        listing = json.loads(gw.req("GET", "/system/calls?function=echo").body)
+        lost = [c["id"] for c in listing if c["id"] != own]
+        assert len(lost) == 1, listing
+        cancelled = lost + [own]
+        for cid in cancelled:
+            assert gw.record(cid)["status"] == "cancelled", gw.record(cid)
+        assert calls_in_stream(nats) == 2
+
+        # A worker takes both messages off the queue without running them.
+        env.worker(nats, gw)
+        assert wait_for(lambda: calls_in_stream(nats) == 0, 30)
+        assert runs(marker) == {}
+
+        # With a worker at hand, it may start the call before the gateway
+        # gives up on the ack: then the call is accepted after all.
+        proxy.armed.set()
+        answers = {}
+
+        def lost_with_worker():
+            cid = "own-" + uuid.uuid4().hex
+            r = gw.submit("echo", b"lost ack, worker on", {"X-Call-Id": cid})
+            answers[cid] = r.status
+            return r.status != 503 or "not available" not in r.text
+        assert wait_for(lost_with_worker, 60)
+        proxy.armed.clear()
+        [(cid, status)] = [(c, s) for c, s in answers.items()
+                           if gw.record(c) is not None]
+        assert status in (202, 503), answers
+        assert wait_for(lambda: calls_in_stream(nats) == 0, 30)
+        if status == 202:
+            gw.wait_record(cid, lambda c: c["status"] == "succeeded")
+            assert runs(marker) == {cid: 1}
+        else:
+            assert gw.record(cid)["status"] == "cancelled"
+            assert runs(marker) == {}
+
+        got = []
+        assert wait_for(lambda: got.append(gw.submit("echo", b"after")) or
+                        got[-1].status == 202, 30), got[-1].text
+        after = got[-1].header("X-Call-Id")
+        gw.wait_record(after, lambda c: c["status"] == "succeeded")
+        assert runs(marker)[after] == 1
+        for c in cancelled:
+            assert gw.record(c)["status"] == "cancelled"
+            assert runs(marker)[c] == 0
+    finally:
+        proxy.close()
 
 
 def test_nats_down_at_start(env):
