@@ -83,6 +83,16 @@ static const char *const migrations[] = {
 	"DROP TABLE calls;"
 	"ALTER TABLE calls_v2 RENAME TO calls;"
 	"CREATE INDEX calls_status ON calls (status);",
+	/*
+	 * 3: queued records out of the status index. Every record is
+	 * inserted queued, so an accepted call now updates two b-trees (the
+	 * table and the id index) instead of three, and its commit writes one
+	 * WAL page fewer. The store counts queued records itself (struct
+	 * store, queued), and lists them by walking the table from its end,
+	 * where they are.
+	 */
+	"DROP INDEX calls_status;"
+	"CREATE INDEX calls_status ON calls (status) WHERE status != 'queued';",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -120,8 +130,10 @@ enum stmt_id {
 	ST_CALL_DELETE,
 	ST_CALL_LIST,
 	ST_CALL_LIST_STATUS,
+	ST_CALL_LIST_QUEUED,
 	ST_CALL_PRUNE,
 	ST_CALL_COUNT,
+	ST_CALL_COUNT_QUEUED,
 	ST_COUNT
 };
 
@@ -177,9 +189,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_CALL_LIST] = "SELECT " CALL_COLS_BASE " FROM calls"
 			 " WHERE (?1 IS NULL OR function = ?1) AND (?2 IS NULL OR namespace = ?2)"
 			 " ORDER BY seq DESC LIMIT ?4",
-	/* The same within one status, through calls_status (status, seq). */
+	/* The same within one status but queued, through calls_status
+	 * (status, seq): the second term lets SQLite use the partial index. */
 	[ST_CALL_LIST_STATUS] = "SELECT " CALL_COLS_BASE " FROM calls"
-				" WHERE status = ?3 AND (?1 IS NULL OR function = ?1)"
+				" WHERE status = ?3 AND status != 'queued'"
+				" AND (?1 IS NULL OR function = ?1)"
+				" AND (?2 IS NULL OR namespace = ?2)"
+				" ORDER BY seq DESC LIMIT ?4",
+	/* Queued ones are the newest as a rule: walking back from the end
+	 * finds them, and ?4 is at most their number, so the walk stops at
+	 * the oldest. */
+	[ST_CALL_LIST_QUEUED] = "SELECT " CALL_COLS_BASE " FROM calls"
+				" WHERE status = 'queued' AND (?1 IS NULL OR function = ?1)"
 				" AND (?2 IS NULL OR namespace = ?2)"
 				" ORDER BY seq DESC LIMIT ?4",
 	/* At most PRUNE_BATCH rows per statement (see store_call_prune). */
@@ -187,7 +208,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " WHERE status IN " FINAL_STATUSES
 			  " AND (CASE WHEN finished_at > 0 THEN finished_at ELSE queued_at END) < ?1"
 			  " LIMIT ?2)",
-	[ST_CALL_COUNT] = "SELECT COUNT(*) FROM calls WHERE status = ?1",
+	[ST_CALL_COUNT] = "SELECT COUNT(*) FROM calls WHERE status = ?1 AND status != 'queued'",
+	[ST_CALL_COUNT_QUEUED] = "SELECT COUNT(*) FROM calls WHERE status = 'queued'",
 };
 
 /* The most inserts one group commit takes; the rest wait for the next. */
@@ -218,6 +240,10 @@ struct store {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
+	/* Records with status queued, which calls_status leaves out: counted
+	 * at open, then kept by every change of a record's status (under
+	 * lock, in step with what is committed). */
+	uint64_t queued;
 
 	/* Queued inserts (see lead_commit). */
 	pthread_mutex_t q_lock;
@@ -555,6 +581,19 @@ static int start_checkpointer(struct store *s, const char *path)
 	return rc;
 }
 
+/* Counts the queued records (once, at open; see struct store). */
+static int count_queued(struct store *s)
+{
+	sqlite3_stmt *st = use(s, ST_CALL_COUNT_QUEUED);
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		s->queued = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	return done(st, map_rc(rc));
+}
+
 int store_open(const char *path, struct store **out)
 {
 	/* WAL with synchronous=NORMAL: a commit survives the gateway being
@@ -602,6 +641,8 @@ int store_open(const char *path, struct store **out)
 	for (i = 0; !rc && i < ST_COUNT; i++)
 		rc = map_rc(sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
 					       &s->stmt[i], NULL));
+	if (!rc)
+		rc = count_queued(s);
 	if (!rc)
 		rc = start_checkpointer(s, path);
 out:
@@ -1110,6 +1151,7 @@ static int insert_call(struct store *s, const struct store_call *c)
 static void commit_batch(struct store *s, struct store_ticket *batch)
 {
 	struct store_ticket *t;
+	uint64_t queued = 0;
 	int rc;
 
 	lock(s);
@@ -1120,6 +1162,8 @@ static void commit_batch(struct store *s, struct store_ticket *batch)
 			continue;
 		}
 		t->rc = insert_call(s, t->call);
+		if (!t->rc && t->call->status == STORE_CALL_QUEUED)
+			queued++;
 		if (t->rc && t->rc != -ERR_EXISTS && t->rc != -ERR_INVALID)
 			rc = t->rc;
 	}
@@ -1128,6 +1172,8 @@ static void commit_batch(struct store *s, struct store_ticket *batch)
 		for (t = batch; t; t = t->next)
 			if (!t->rc)
 				t->rc = rc;
+	} else {
+		s->queued += queued;
 	}
 	unlock(s);
 }
@@ -1293,6 +1339,16 @@ static int call_status_of(struct store *s, const char *id, enum store_call_statu
 	return done(st, rc);
 }
 
+/* Keeps the count of queued records through a committed change of one
+ * record's status. Caller holds the lock. */
+static void count_change(struct store *s, enum store_call_status from, enum store_call_status to)
+{
+	if (from == STORE_CALL_QUEUED && to != STORE_CALL_QUEUED && s->queued)
+		s->queued--;
+	else if (from != STORE_CALL_QUEUED && to == STORE_CALL_QUEUED)
+		s->queued++;
+}
+
 int store_call_update(struct store *s, const struct store_call *c, bool *applied)
 {
 	enum store_call_status cur;
@@ -1305,6 +1361,12 @@ int store_call_update(struct store *s, const struct store_call *c, bool *applied
 	if (!s || !c || !c->id || (unsigned)c->status >= STORE_CALL_NSTATUS)
 		return -EINVAL;
 	lock(s);
+	/* The status it had, for the count of queued records. */
+	rc = call_status_of(s, c->id, &cur);
+	if (rc) {
+		unlock(s);
+		return rc;
+	}
 	st = use(s, ST_CALL_UPDATE);
 	bind_text(st, 1, c->id);
 	bind_text(st, 2, store_call_status_name(c->status));
@@ -1319,10 +1381,10 @@ int store_call_update(struct store *s, const struct store_call *c, bool *applied
 	sqlite3_bind_int(st, 11, status_step(c->status));
 	rc = run(st);
 	if (!rc) {
+		/* Nothing changed: a report that is too old. */
 		changed = sqlite3_changes(s->db) > 0;
-		/* Nothing changed: an unknown id, or a report that is too old. */
-		if (!changed)
-			rc = call_status_of(s, c->id, &cur);
+		if (changed)
+			count_change(s, cur, c->status);
 	}
 	unlock(s);
 	if (!rc && applied)
@@ -1330,10 +1392,11 @@ int store_call_update(struct store *s, const struct store_call *c, bool *applied
 	return rc;
 }
 
-/* Runs a conditional state change on id; tells "absent" from "not in a
+/* Runs a conditional state change on id, which takes a record from status
+ * from (the statement's condition) to to; tells "absent" from "not in a
  * state that allows it" when nothing changed. */
 static int call_transition(struct store *s, enum stmt_id id_stmt, const char *id,
-			   int64_t now)
+			   int64_t now, enum store_call_status from, enum store_call_status to)
 {
 	enum store_call_status cur;
 	sqlite3_stmt *st;
@@ -1350,6 +1413,8 @@ static int call_transition(struct store *s, enum stmt_id id_stmt, const char *id
 		rc = call_status_of(s, id, &cur);
 		if (!rc)
 			rc = -ERR_INVALID;
+	} else if (!rc) {
+		count_change(s, from, to);
 	}
 	unlock(s);
 	return rc;
@@ -1357,25 +1422,34 @@ static int call_transition(struct store *s, enum stmt_id id_stmt, const char *id
 
 int store_call_cancel(struct store *s, const char *id, int64_t now)
 {
-	return call_transition(s, ST_CALL_CANCEL, id, now);
+	return call_transition(s, ST_CALL_CANCEL, id, now, STORE_CALL_QUEUED,
+			       STORE_CALL_CANCELLED);
 }
 
 int store_call_requeue(struct store *s, const char *id, int64_t now)
 {
-	return call_transition(s, ST_CALL_REQUEUE, id, now);
+	/* From dead-letter or failed: both count the same. */
+	return call_transition(s, ST_CALL_REQUEUE, id, now, STORE_CALL_DEAD_LETTER,
+			       STORE_CALL_QUEUED);
 }
 
 int store_call_delete(struct store *s, const char *id)
 {
+	enum store_call_status cur;
 	sqlite3_stmt *st;
 	int rc;
 
 	if (!s || !id)
 		return -EINVAL;
 	lock(s);
-	st = use(s, ST_CALL_DELETE);
-	bind_text(st, 1, id);
-	rc = write_one(s, st);
+	rc = call_status_of(s, id, &cur);
+	if (!rc) {
+		st = use(s, ST_CALL_DELETE);
+		bind_text(st, 1, id);
+		rc = write_one(s, st);
+	}
+	if (!rc && cur == STORE_CALL_QUEUED && s->queued)
+		s->queued--;
 	unlock(s);
 	return rc;
 }
@@ -1397,11 +1471,17 @@ int store_call_list(struct store *s, const struct store_call_filter *f, struct s
 	if (f && f->limit > 0 && f->limit < limit)
 		limit = f->limit;
 	lock(s);
-	st = use(s, f && f->status >= 0 ? ST_CALL_LIST_STATUS : ST_CALL_LIST);
+	if (f && f->status == STORE_CALL_QUEUED) {
+		if (s->queued < limit)
+			limit = (size_t)s->queued;
+		st = use(s, ST_CALL_LIST_QUEUED);
+	} else {
+		st = use(s, f && f->status >= 0 ? ST_CALL_LIST_STATUS : ST_CALL_LIST);
+	}
 	if (f) {
 		bind_text(st, 1, f->function);
 		bind_text(st, 2, f->namespace);
-		if (f->status >= 0)
+		if (f->status >= 0 && f->status != STORE_CALL_QUEUED)
 			bind_text(st, 3, store_call_status_name((enum store_call_status)f->status));
 	}
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
@@ -1464,6 +1544,11 @@ int store_call_count(struct store *s, enum store_call_status status, size_t *n)
 	if (!s || (unsigned)status >= STORE_CALL_NSTATUS)
 		return -EINVAL;
 	lock(s);
+	if (status == STORE_CALL_QUEUED) {
+		*n = (size_t)s->queued;
+		unlock(s);
+		return 0;
+	}
 	st = use(s, ST_CALL_COUNT);
 	bind_text(st, 1, store_call_status_name(status));
 	rc = sqlite3_step(st);

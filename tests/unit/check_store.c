@@ -774,6 +774,119 @@ START_TEST(test_call_requeue_order)
 }
 END_TEST
 
+/* The count of queued records the store keeps, against the table. */
+static void assert_queued(struct store *s)
+{
+	long long in_table = raw_int("SELECT COUNT(*) FROM calls WHERE status = 'queued'");
+	struct store_call_filter f = { .status = STORE_CALL_QUEUED };
+	struct store_call *list;
+	size_t n;
+
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), (size_t)in_table);
+	ck_assert_int_eq(store_call_list(s, &f, &list, &n), 0);
+	ck_assert_uint_eq(n, (size_t)in_table);
+	store_call_list_free(list, n);
+}
+
+/*
+ * Queued records are not in the status index (schema 3): the store counts
+ * them itself. The count follows every change that adds or takes away a
+ * queued record, ignores the changes that do not happen, and is right
+ * again after a reopen. Listing another status goes through the index.
+ */
+START_TEST(test_queued_count)
+{
+	struct store *s = open_store();
+	struct store_call c = call_of("a", "echo", STORE_CALL_QUEUED, 0, 1), u;
+	bool applied;
+	int i;
+
+	assert_queued(s);
+	for (i = 0; i < 5; i++) {
+		char id[8];
+		snprintf(id, sizeof(id), "q%d", i);
+		c = call_of(id, "echo", STORE_CALL_QUEUED, 0, 10 + i);
+		ck_assert_int_eq(store_call_insert(s, &c), 0);
+	}
+	c = call_of("q0", "echo", STORE_CALL_QUEUED, 0, 99);
+	ck_assert_int_eq(store_call_insert(s, &c), -ERR_EXISTS); /* not counted */
+	c = call_of("done", "echo", STORE_CALL_SUCCEEDED, 1, 20);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 5);
+	assert_queued(s);
+
+	/* queued -> running -> queued (a retry) -> succeeded */
+	memset(&u, 0, sizeof(u));
+	u.id = "q1";
+	u.status = STORE_CALL_RUNNING;
+	u.attempts = 1;
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0);
+	ck_assert(applied);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 4);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_RUNNING), 1);
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0); /* the same again */
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 4);
+	u.status = STORE_CALL_QUEUED;
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0);
+	ck_assert(applied);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 5);
+	u.status = STORE_CALL_SUCCEEDED;
+	u.attempts = 2;
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 4);
+	u.status = STORE_CALL_QUEUED; /* a final record does not move */
+	u.attempts = 3;
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0);
+	ck_assert(!applied);
+	u.id = "nope";
+	ck_assert_int_eq(store_call_update(s, &u, &applied), -ERR_NOT_FOUND);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 4);
+	assert_queued(s);
+
+	/* Cancel, delete, a failed cancel, a re-queue. */
+	ck_assert_int_eq(store_call_cancel(s, "q2", 30), 0);
+	ck_assert_int_eq(store_call_cancel(s, "q2", 31), -ERR_INVALID);
+	ck_assert_int_eq(store_call_delete(s, "q3"), 0);
+	ck_assert_int_eq(store_call_delete(s, "done"), 0);
+	ck_assert_int_eq(store_call_delete(s, "done"), -ERR_NOT_FOUND);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 2);
+	u.id = "q4";
+	u.status = STORE_CALL_DEAD_LETTER;
+	u.attempts = 5;
+	ck_assert_int_eq(store_call_update(s, &u, &applied), 0);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 1);
+	ck_assert_int_eq(store_call_requeue(s, "q4", 40), 0);
+	ck_assert_int_eq(store_call_requeue(s, "q4", 41), -ERR_INVALID);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 2);
+	assert_queued(s);
+	store_free(s);
+
+	s = open_store();
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 2);
+	assert_queued(s);
+	store_free(s);
+
+	ck_assert_int_eq(raw_int("SELECT COUNT(*) FROM sqlite_master WHERE name = 'calls_status'"
+				 " AND sql LIKE '%WHERE status != ''queued''%'"), 1);
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		bool uses = false;
+
+		ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, RAW_VFS), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id FROM calls"
+						" WHERE status = ?3 AND status != 'queued'"
+						" ORDER BY seq DESC LIMIT 10", -1, &st, NULL),
+				 SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW)
+			uses |= strstr((const char *)sqlite3_column_text(st, 3), "calls_status") != NULL;
+		ck_assert(uses);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
 /* A backlog longer than one prune step is deleted whole, in steps. */
 START_TEST(test_call_prune_steps)
 {
@@ -850,6 +963,7 @@ START_TEST(test_migrate_v1_calls)
 	ck_assert_str_eq(g.result_headers, "{\"X-A\":[\"1\"]}");
 	store_call_release(&g);
 	ck_assert_uint_eq(count_of(s, STORE_CALL_DEAD_LETTER), 1);
+	ck_assert_uint_eq(count_of(s, STORE_CALL_QUEUED), 1);
 	/* The id is still unique. */
 	g = call_of("a", "echo", STORE_CALL_QUEUED, 0, 400);
 	ck_assert_int_eq(store_call_insert(s, &g), -ERR_EXISTS);
@@ -980,6 +1094,7 @@ int main(void)
 	tcase_add_test(tc, test_checkpoints_in_background);
 	tcase_add_test(tc, test_call_requeue_order);
 	tcase_add_test(tc, test_call_prune_steps);
+	tcase_add_test(tc, test_queued_count);
 	tcase_add_test(tc, test_migrate_v1_calls);
 	tcase_add_test(tc, test_exclusive_to_process);
 	suite_add_tcase(s, tc);
