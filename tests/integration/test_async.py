@@ -187,7 +187,14 @@ class AckEater:
             threading.Thread(target=self._down, args=(u, c), daemon=True).start()
 
     @staticmethod
-    def _up(src, dst):
+    def _hang_up(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _up(self, src, dst):
         try:
             while True:
                 data = src.recv(65536)
@@ -196,11 +203,7 @@ class AckEater:
                 dst.sendall(data)
         except OSError:
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._hang_up(src, dst)
 
     def _down(self, src, dst):
         f = src.makefile("rb")
@@ -219,11 +222,7 @@ class AckEater:
                 dst.sendall(frame)
         except (OSError, ValueError):
             pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self._hang_up(src, dst)
 
     def close(self):
         self.lsock.close()
