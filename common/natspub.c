@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -86,6 +87,7 @@ struct natspub_call {
 	struct natsx_ack *ack;       /* may be NULL */
 	struct buf *why;             /* may be NULL */
 	int rc;
+	bool taken;                  /* in a leader's batch (under the lock) */
 	_Atomic int state;           /* CALL_* */
 };
 
@@ -97,6 +99,7 @@ struct slot {
 	uint64_t sid;                /* reply number of its last copy; 0: not sent */
 	size_t head_off, head_len;   /* its HPUB line in the batch's heads */
 	size_t end;                  /* where its copy ends in the write */
+	bool out;                    /* a copy went out whole: it may be stored */
 	bool hooked;                 /* sent(arg) has run */
 };
 
@@ -494,29 +497,42 @@ static bool conn_fresh(struct natspub_conn *c)
 
 /* ---- a publish ---------------------------------------------------------------- */
 
+/* After key (a quoted name and its colon) in data[0..n), past any blanks:
+ * the value's first byte, or NULL. */
+static const char *json_value_of(const char *data, size_t n, const char *key)
+{
+	const char *k = memmem(data, n, key, strlen(key)), *end = data + n;
+
+	if (!k)
+		return NULL;
+	for (k += strlen(key); k < end && (*k == ' ' || *k == '\t'); k++)
+		;
+	return k < end ? k : NULL;
+}
+
 /* Reads JetStream's answer: {"stream":..,"seq":..,"duplicate":..} or
  * {"error":{"code":..,"err_code":..,"description":..}}. The plain ack,
  * which is nearly every answer, is read by hand (no JSON tree for each
- * publish); anything else goes through Jansson. */
+ * publish): nats-server writes it as {"stream":"S", "seq":N} with
+ * ,"duplicate": true at times. Anything else goes through Jansson. */
 static int parse_ack(const char *data, size_t n, struct natsx_ack *ack, struct buf *why)
 {
-	static const char seq_key[] = "\"seq\":";
+	const char *v, *end = data + n;
 	json_t *j, *err;
-	const char *s;
 	int rc = 0;
 
 	if (n > 2 && data[0] == '{' && data[n - 1] == '}' &&
-	    !memmem(data, n, "\"error\"", 7) &&
-	    (s = memmem(data, n, seq_key, sizeof(seq_key) - 1))) {
-		const char *d = s + sizeof(seq_key) - 1, *end = data + n;
-		uint64_t v = 0;
+	    !memmem(data, n, "\"error\"", 7) && (v = json_value_of(data, n, "\"seq\":"))) {
+		const char *d = v;
+		uint64_t seq = 0;
 
-		for (; d < end && *d >= '0' && *d <= '9' && v <= UINT64_MAX / 10 - 1; d++)
-			v = v * 10 + (uint64_t)(*d - '0');
-		if (d > s + sizeof(seq_key) - 1 && d < end && (*d == ',' || *d == '}')) {
+		for (; d < end && *d >= '0' && *d <= '9' && seq <= UINT64_MAX / 10 - 1; d++)
+			seq = seq * 10 + (uint64_t)(*d - '0');
+		if (d > v && d < end && (*d == ',' || *d == '}' || *d == ' ')) {
 			if (ack) {
-				ack->seq = v;
-				ack->duplicate = memmem(data, n, "\"duplicate\":true", 16) != NULL;
+				v = json_value_of(data, n, "\"duplicate\":");
+				ack->seq = seq;
+				ack->duplicate = v && (size_t)(end - v) >= 4 && !memcmp(v, "true", 4);
 			}
 			return 0;
 		}
@@ -597,9 +613,12 @@ static int status_reply(const char *hdr, size_t n, struct buf *why)
 
 /* ---- a batch ----------------------------------------------------------------- */
 
-static void state_wait(_Atomic int *w, int val)
+/* Sleeps while *w is val, up to ms (0: no limit), or until woken. */
+static void state_wait(_Atomic int *w, int val, int64_t ms)
 {
-	syscall(SYS_futex, (int *)w, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	syscall(SYS_futex, (int *)w, FUTEX_WAIT_PRIVATE, val, ms > 0 ? &ts : NULL, NULL, 0);
 }
 
 static void state_wake(_Atomic int *w)
@@ -633,15 +652,15 @@ static void answer(struct batch *b, int k, int rc, const char *fmt, ...)
 		state_wake(&m->state);
 }
 
-/* The same answer to every call of the batch still open; with only_sent,
- * to those whose copy went out only. */
-static void answer_rest(struct batch *b, bool only_sent, int rc, const char *text)
+/* Ends every call of the batch still open after a failure: rc for those
+ * of which no copy went out whole, -ERR_TIMEOUT (it may be stored) for the
+ * others. */
+static void fail_rest(struct batch *b, int rc, const char *text)
 {
 	int k;
 
 	for (k = 0; k < b->n; k++)
-		if (!only_sent || b->slots[k].sid)
-			answer(b, k, rc, "%s", text);
+		answer(b, k, b->slots[k].out ? -ERR_TIMEOUT : rc, "%s", text);
 }
 
 /* The earliest deadline of the calls still open (only_sent: that went
@@ -671,6 +690,7 @@ static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, cha
 		       size_t errcap)
 {
 	size_t written = 0, at = 0;
+	int64_t now = mono_ms();
 	int k, i = 0, rc = 0;
 
 	*stale = false;
@@ -685,6 +705,10 @@ static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, cha
 		sl->sid = 0;
 		if (!m)
 			continue;
+		if (!sl->out && sl->deadline <= now) {
+			answer(b, k, -ERR_UNAVAILABLE, "NATS did not take the message in time: not sent");
+			continue;
+		}
 		/* The header block's length, counted the way it is printed. */
 		hlen = (int)(strlen("NATS/1.0\r\nNats-Msg-Id: \r\n\r\n") + strlen(m->msg_id));
 		if (c->max_payload > 0 && m->len + (size_t)hlen > (size_t)c->max_payload) {
@@ -705,7 +729,7 @@ static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, cha
 		/* The heads' cap fits the longest batch: not reached. */
 		for (k = 0; k < b->n; k++)
 			b->slots[k].sid = 0;
-		answer_rest(b, false, rc, "out of memory");
+		fail_rest(b, rc, "out of memory");
 		return rc;
 	}
 	/* The buffer holding the heads is final now: point into it. */
@@ -721,13 +745,18 @@ static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, cha
 	if (!i)
 		return 0;
 	rc = net_writev_all(c->fd, b->iov, i, earliest(b, true), &written);
+	for (k = 0; k < b->nsent; k++) {
+		struct slot *sl = &b->slots[b->sent[k]];
+
+		if (written >= sl->end)
+			sl->out = true;
+		else
+			sl->sid = 0; /* not (wholly) sent */
+	}
 	if (!rc)
 		return 0;
 	*stale = rc == -ERR_CLOSED || rc == -EPIPE || rc == -ECONNRESET;
 	snprintf(err, errcap, "cannot send to NATS: %s", err_str(rc));
-	for (k = 0; k < b->nsent; k++)
-		if (written < b->slots[b->sent[k]].end)
-			b->slots[b->sent[k]].sid = 0; /* not (wholly) sent */
 	return rc == -ENOMEM ? rc : -ERR_UNAVAILABLE;
 }
 
@@ -883,7 +912,7 @@ static void run_batch(struct natspub *p, struct batch *b)
 			buf_init(&why, 1024);
 			rc = conn_open(p, &c, earliest(b, false), &why);
 			if (rc) {
-				answer_rest(b, false, rc, why.len ? buf_cstr(&why) : err_str(rc));
+				fail_rest(b, rc, why.len ? buf_cstr(&why) : err_str(rc));
 				buf_release(&why);
 				return;
 			}
@@ -897,10 +926,7 @@ static void run_batch(struct natspub *p, struct batch *b)
 			p->conn = NULL;
 			if (stale && reused && attempt == 0)
 				continue;
-			for (k = 0; k < b->n; k++)
-				if (!b->slots[k].sid)
-					answer(b, k, rc, "%s", err);
-			answer_rest(b, true, -ERR_TIMEOUT, err);
+			fail_rest(b, rc, err);
 			return;
 		}
 		run_hooks(b);
@@ -909,17 +935,38 @@ static void run_batch(struct natspub *p, struct batch *b)
 			return;
 		conn_close(c);
 		p->conn = NULL;
-		if (refused) {
+		if (refused && b->open == 1 && attempt == 0) {
 			/* -ERR: the server refused a publish and closes the
-			 * connection. With one open there is no doubt which. */
-			answer_rest(b, true, b->open == 1 ? -ERR_UNAVAILABLE : -ERR_TIMEOUT, err);
+			 * connection. With one open, sent only here, no doubt
+			 * which, nor that it is not stored. */
+			for (k = 0; k < b->n; k++)
+				answer(b, k, -ERR_UNAVAILABLE, "%s", err);
 			return;
 		}
-		if ((rc == -ERR_CLOSED || rc == -ECONNRESET) && reused && !got && attempt == 0)
+		if (!refused && (rc == -ERR_CLOSED || rc == -ECONNRESET) && reused && !got &&
+		    attempt == 0)
 			continue;
-		answer_rest(b, true, rc == -ENOMEM ? rc : -ERR_TIMEOUT, err);
+		fail_rest(b, rc == -ENOMEM ? rc : -ERR_TIMEOUT, err);
 		return;
 	}
+}
+
+/* With nobody leading, asks the caller of the first queued call to lead.
+ * Called with the lock held; returns the call whose caller is to be woken
+ * (after the lock is dropped), or NULL when it is awake and will see that
+ * the lead is free. Queued calls are alive: their callers wait. */
+static struct natspub_call *pass_lead(struct natspub *p)
+{
+	struct natspub_call *next = p->head;
+	int expect = CALL_SLEEPING;
+
+	if (!next || p->leading)
+		return NULL;
+	if (atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD))
+		return next;
+	expect = CALL_PENDING;
+	atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD);
+	return NULL;
 }
 
 /*
@@ -939,7 +986,6 @@ static void lead(struct natspub *p)
 	struct batch *b = &p->batch;
 	struct natspub_call *m, *next;
 	size_t bytes = 0;
-	int expect;
 
 	p->leading = true;
 	if (p->last_n > 1) {
@@ -953,6 +999,7 @@ static void lead(struct natspub *p)
 		p->head = m->next;
 		m->next = NULL;
 		bytes += m->len;
+		m->taken = true;
 		b->slots[b->n++] = (struct slot){ .call = m, .deadline = m->deadline };
 	}
 	if (!p->head)
@@ -964,21 +1011,12 @@ static void lead(struct natspub *p)
 	p->last_used = mono_ms();
 	p->last_n = b->n;
 	/* run_batch ends every call; this is for a path that would not. */
-	answer_rest(b, false, -ERR_UNAVAILABLE, "the publish was not completed");
+	fail_rest(b, -ERR_UNAVAILABLE, "the publish was not completed");
 	b->n = 0;
 
 	pthread_mutex_lock(&p->lock);
 	p->leading = false;
-	next = p->head;
-	if (next) {
-		/* Queued calls are alive: their callers wait for CALL_DONE. */
-		expect = CALL_SLEEPING;
-		if (!atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD)) {
-			expect = CALL_PENDING;
-			atomic_compare_exchange_strong(&next->state, &expect, CALL_LEAD);
-			next = NULL; /* awake: it sees the lead is free */
-		}
-	}
+	next = pass_lead(p);
 	pthread_mutex_unlock(&p->lock);
 	if (next)
 		state_wake(&next->state);
@@ -992,6 +1030,31 @@ void natspub_free(struct natspub *p)
 	buf_release(&p->batch.heads);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* Whether a leader has taken call; if not, takes it out of the queue, so
+ * none will (and passes on the lead it may have been asked to take). */
+static bool call_taken(struct natspub *p, struct natspub_call *call)
+{
+	struct natspub_call **at, *prev = NULL, *next = NULL;
+	bool taken;
+
+	pthread_mutex_lock(&p->lock);
+	taken = call->taken;
+	if (!taken) {
+		for (at = &p->head; *at && *at != call; at = &(*at)->next)
+			prev = *at;
+		if (*at) {
+			*at = call->next;
+			if (p->tail == call)
+				p->tail = prev;
+		}
+		next = pass_lead(p);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (next)
+		state_wake(&next->state);
+	return taken;
 }
 
 int natspub_publish_then(struct natspub *p, const char *subj, const void *data, size_t len,
@@ -1045,8 +1108,19 @@ int natspub_publish_then(struct natspub *p, const char *subj, const void *data, 
 		}
 		pthread_mutex_unlock(&p->lock);
 		if (atomic_compare_exchange_strong(&call.state, &expect, CALL_SLEEPING)) {
-			while (atomic_load(&call.state) == CALL_SLEEPING)
-				state_wait(&call.state, CALL_SLEEPING);
+			while (atomic_load(&call.state) == CALL_SLEEPING) {
+				int64_t left = call.deadline - mono_ms();
+
+				if (left <= 0 && !call_taken(p, &call)) {
+					/* Still queued at its deadline: never sent. */
+					if (why)
+						buf_printf(why, "NATS did not take the message in "
+								"time: not sent");
+					return -ERR_UNAVAILABLE;
+				}
+				/* Once a leader has it, the leader ends it. */
+				state_wait(&call.state, CALL_SLEEPING, left > 0 ? left : 0);
+			}
 		}
 		if (atomic_load(&call.state) == CALL_DONE)
 			break;

@@ -278,6 +278,11 @@ int natsx_publish_if_last(jsCtx *js, const char *subj, const void *data, size_t 
 		}
 		return -ERR_EXISTS;
 	}
+	if (s == NATS_TIMEOUT) {
+		/* The message went out: JetStream may have stored it. */
+		natsx_fail(why, "cannot publish", s, jerr);
+		return -ERR_TIMEOUT;
+	}
 	if (s != NATS_OK)
 		return natsx_fail(why, "cannot publish", s, jerr);
 	if (ack) {

@@ -68,7 +68,8 @@ struct natsx_ack {
 
 /* Publishes (data, len) to subj and waits up to wait_ms for JetStream to
  * store it. msg_id (may be NULL) is the de-duplication id; *ack (may be
- * NULL) receives the answer. */
+ * NULL) receives the answer. -ERR_TIMEOUT when no answer came in time: the
+ * message may be stored. */
 int natsx_publish(jsCtx *js, const char *subj, const void *data, size_t len,
 		  const char *msg_id, int64_t wait_ms, struct natsx_ack *ack, struct buf *why);
 

@@ -82,6 +82,7 @@ struct fake {
 	enum act acts[MAX_MSGS]; /* per HPUB in arrival order; ACT_ACK past it */
 	int hold;                /* for ACT_HOLD */
 	int defer_n;             /* for ACT_DEFER */
+	int max_accept;          /* connections past this many are closed at once */
 
 	int lfd, port;
 	pthread_t acceptor;
@@ -254,8 +255,9 @@ static size_t ack_text(struct fake *f, int k, const char *reply, bool dup, char 
 	if (k < MAX_MSGS)
 		f->msgs[k].seq = seq;
 	pthread_mutex_unlock(&f->lock);
-	snprintf(json, sizeof(json), "{\"stream\":\"CALLS\",\"seq\":%llu%s}",
-		 (unsigned long long)seq, dup ? ",\"duplicate\":true" : "");
+	/* Exactly as nats-server 2.9 writes it, blanks included. */
+	snprintf(json, sizeof(json), "{\"stream\":\"CALLS\", \"seq\":%llu%s}",
+		 (unsigned long long)seq, dup ? ",\"duplicate\": true" : "");
 	return (size_t)snprintf(out, cap, "MSG %s 1 %zu\r\n%s\r\n", reply, strlen(json), json);
 }
 
@@ -520,6 +522,10 @@ static void *acceptor_main(void *arg)
 		/* As nats-server (Go) does: else Nagle holds a PING sent while
 		 * an ack is not acknowledged yet. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (f->max_accept && n >= f->max_accept) {
+			close(fd);
+			continue;
+		}
 		c = n < MAX_CONNS ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			close(fd);
@@ -1053,6 +1059,32 @@ START_TEST(test_closed_after_hpub)
 }
 END_TEST
 
+/* The pooled connection turns out dead after the HPUB went out, and no new
+ * one can be had: the first copy may be stored, so the outcome is unknown,
+ * not "not stored". */
+START_TEST(test_closed_then_no_server)
+{
+	struct fake *f = fake_new();
+	struct natsx_ack ack;
+	struct natspub *p;
+	struct buf why;
+
+	buf_init(&why, 4096);
+	f->acts[1] = ACT_CLOSE;
+	f->max_accept = 1;
+	fake_start(f);
+	p = client(f, NULL, "t");
+	ck_assert_int_eq(pub(p, "one", "x-1", &ack, &why), 0);
+	ck_assert_int_eq(pub(p, "two", "x-2", &ack, &why), -ERR_TIMEOUT);
+	ck_assert_uint_gt(why.len, 0);
+	ck_assert_int_eq(fget(f, &f->nmsgs), 2);
+	ck_assert_str_eq(fake_msg(f, 1)->id, "x-2");
+	natspub_free(p);
+	fake_stop(f);
+	buf_release(&why);
+}
+END_TEST
+
 /* On a connection just opened a close is not staleness: no second try. */
 START_TEST(test_closed_on_new_conn)
 {
@@ -1354,6 +1386,61 @@ START_TEST(test_sent_hook)
 }
 END_TEST
 
+struct late {
+	struct natspub *p;
+	int rc;
+	struct buf why;
+};
+
+static void *late_main(void *arg)
+{
+	struct late *l = arg;
+
+	l->rc = natspub_publish(l->p, SUBJ, "late", 4, "late-1", 50, NULL, &l->why);
+	return NULL;
+}
+
+/* A publish still queued behind a slow batch at its deadline is taken out
+ * of the queue and never sent; the publishes after it go on. */
+START_TEST(test_deadline_while_queued)
+{
+	struct fake *f = fake_new();
+	struct late l = { 0 };
+	struct natsx_ack ack;
+	struct natspub *p;
+	struct buf why;
+	pthread_t t;
+	int k;
+
+	buf_init(&why, 4096);
+	buf_init(&l.why, 4096);
+	f->acts[0] = ACT_DELAY;
+	fake_start(f);
+	p = client(f, NULL, "t");
+	l.p = p;
+	/* The slow one is out first; the late one queues behind it. */
+	{
+		struct worker w = { .p = p, .id = "slow-1" };
+		ck_assert_int_eq(pthread_create(&w.t, NULL, worker_main, &w), 0);
+		ck_assert(fwait(f, &f->nmsgs, 1, 2000));
+		ck_assert_int_eq(pthread_create(&t, NULL, late_main, &l), 0);
+		pthread_join(t, NULL);
+		pthread_join(w.t, NULL);
+		ck_assert_int_eq(w.rc, 0);
+	}
+	ck_assert_int_eq(l.rc, -ERR_UNAVAILABLE);
+	ck_assert_msg(strstr(buf_cstr(&l.why), "not sent"), "why: %s", buf_cstr(&l.why));
+	ck_assert_int_eq(pub(p, "after", "after-1", &ack, &why), 0);
+	for (k = 0; k < fget(f, &f->nmsgs); k++)
+		ck_assert_str_ne(fake_msg(f, k)->id, "late-1");
+	ck_assert_int_eq(fget(f, &f->nmsgs), 2);
+	natspub_free(p);
+	fake_stop(f);
+	buf_release(&why);
+	buf_release(&l.why);
+}
+END_TEST
+
 /* An answer to another reply subject is skipped, not taken for ours. */
 START_TEST(test_stray_answer)
 {
@@ -1469,6 +1556,8 @@ int main(void)
 	tcase_add_test(tc, test_stale_idle);
 	tcase_add_test(tc, test_closed_after_hpub);
 	tcase_add_test(tc, test_closed_on_new_conn);
+	tcase_add_test(tc, test_closed_then_no_server);
+	tcase_add_test(tc, test_deadline_while_queued);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_credentials);
 	tcase_add_test(tc, test_refused);
