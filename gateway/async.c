@@ -114,9 +114,14 @@ static int apply_report(struct gw_async *a, const struct callmsg_report *r)
 	bool applied = false;
 	int rc;
 
-	/* A cancel is written by the gateway itself, the record has it. */
-	if (r->status == CALLMSG_CANCELLED)
-		return 0;
+	/* A cancel comes from the gateway, which cancels the record itself,
+	 * unless the answer to the cancel's publish was lost: then it is
+	 * applied here. */
+	if (r->status == CALLMSG_CANCELLED) {
+		rc = store_call_cancel(a->gw->store, r->call_id,
+				       r->finished_at_ms ? r->finished_at_ms : real_ms());
+		return rc == -ERR_INVALID || rc == -ERR_NOT_FOUND ? 0 : rc;
+	}
 	if (store_call_status_parse(callmsg_status_name(r->status), &st))
 		return -ERR_INVALID;
 	memset(&c, 0, sizeof(c));
@@ -650,6 +655,32 @@ out:
 	return status;
 }
 
+/* Publishes a report of the gateway's own on call id: status in round, on
+ * the condition of natsx_publish_if_last. */
+static int tell(struct gw_async *a, const char *id, int round, enum callmsg_status status,
+		int64_t expect_last, struct buf *why)
+{
+	struct callmsg_report r;
+	struct buf data;
+	char subj[160];
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.call_id = (char *)id;
+	r.round = round;
+	r.status = status;
+	if (status == CALLMSG_CANCELLED)
+		r.finished_at_ms = real_ms();
+	buf_init(&data, 4096);
+	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
+	rc = callmsg_report_dump(&r, &data);
+	if (!rc)
+		rc = natsx_publish_if_last(a->js, subj, data.data, data.len, NULL, expect_last,
+					   PUB_WAIT_MS, NULL, why);
+	buf_release(&data);
+	return rc;
+}
+
 /*
  * Publishes the report that tells every worker the call is cancelled, on
  * the condition that the last report on the call is the one at sequence
@@ -661,30 +692,21 @@ out:
 static int tell_cancelled(struct gw_async *a, const char *id, int64_t expect_last,
 			  struct buf *why)
 {
-	struct callmsg_report r;
-	struct buf data;
-	char subj[160];
-	int rc;
+	return tell(a, id, CALLMSG_ROUND_ANY, CALLMSG_CANCELLED, expect_last, why);
+}
 
-	memset(&r, 0, sizeof(r));
-	r.call_id = (char *)id;
-	r.round = CALLMSG_ROUND_ANY;
-	r.status = CALLMSG_CANCELLED;
-	r.finished_at_ms = real_ms();
-	buf_init(&data, 4096);
-	callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL);
-	rc = callmsg_report_dump(&r, &data);
-	if (!rc)
-		rc = natsx_publish_if_last(a->js, subj, data.data, data.len, NULL, expect_last,
-					   PUB_WAIT_MS, NULL, why);
-	buf_release(&data);
-	return rc;
+/* Publishes a report that round of call id is queued, attempts 0: what a
+ * re-queue starts with. */
+static int tell_queued(struct gw_async *a, const char *id, int round, struct buf *why)
+{
+	return tell(a, id, round, CALLMSG_QUEUED, NATSX_ANY_LAST, why);
 }
 
 /* Takes back a call that was published but could not be recorded: the
  * message is deleted and the workers are told it is cancelled, in case
- * one has fetched it already. */
-static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const char *ctx)
+ * one has fetched it already. False when one had started it: the call is
+ * queued after all. */
+static bool withdraw(struct gw_async *a, const char *id, uint64_t seq, const char *ctx)
 {
 	struct buf why;
 	int rc;
@@ -696,13 +718,31 @@ static void withdraw(struct gw_async *a, const char *id, uint64_t seq, const cha
 		buf_reset(&why);
 	}
 	rc = tell_cancelled(a, id, 0, &why);
-	if (rc == -ERR_EXISTS)
-		LOGC(ERROR, ctx, "the unrecorded call was taken by a worker already: it runs "
-				 "without a record");
-	else if (rc)
+	if (rc && rc != -ERR_EXISTS)
 		LOGC(ERROR, ctx, "the unrecorded call cannot be cancelled (%s): it may still run",
 		     buf_cstr(&why));
 	buf_release(&why);
+	return rc != -ERR_EXISTS;
+}
+
+/*
+ * After a publish that went out with no answer: sends the message once more
+ * with the same message id, on a fresh connection, so JetStream says whether
+ * it has it (a copy it has is dropped as a duplicate and acked). 0 when the
+ * call is queued; otherwise the status to answer, and the outcome stays
+ * unknown.
+ */
+static int publish_again(struct gw_async *a, const struct callmsg *m, struct natsx_ack *ack,
+			 struct buf *why, const char *ctx)
+{
+	int status;
+
+	LOGC(WARN, ctx, "no answer from JetStream (%s): publishing once more", buf_cstr(why));
+	buf_reset(why);
+	status = publish_call(a, m, m->call_id, NULL, NULL, ack, NULL, why);
+	if (!status)
+		LOGC(INFO, ctx, "queued on the second try%s", ack->duplicate ? " (it was)" : "");
+	return status;
 }
 
 /*
@@ -760,7 +800,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	struct natsx_ack ack = { 0 };
 	struct buf why;
 	const char *own_id = gw_req_header(req, "X-Call-Id");
-	bool inserted = false, maybe = false;
+	bool inserted = false, counted = false, maybe = false;
 	char ctx[160];
 	int status, rc;
 
@@ -807,13 +847,10 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 		status = publish_call(a, &m, m.call_id, commit_records, gw->store, &ack, &maybe,
 				      &why);
 		rc = store_call_insert_wait(gw->store, &ticket);
+		if (status && maybe)
+			status = publish_again(a, &m, &ack, &why, ctx);
 		if (status) {
-			bool taken = unrecord(gw, a, m.call_id, rc == 0, maybe, ctx);
-
-			if (!taken || rc) {
-				if (taken)
-					LOGC(ERROR, ctx, "a worker has the call, but its record could "
-							 "not be written: it runs without one");
+			if (!unrecord(gw, a, m.call_id, rc == 0, maybe, ctx)) {
 				LOGC(WARN, ctx, "async call refused (%d): %s", status,
 				     buf_cstr(&why));
 				goto out;
@@ -822,15 +859,17 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 					"accepted");
 			status = 0;
 			buf_reset(&why);
-		}
-		if (rc) {
-			LOGC(ERROR, ctx, "cannot record the call: %s; taking it back", err_str(rc));
-			withdraw(a, m.call_id, ack.seq, ctx);
+		} else if (rc && withdraw(a, m.call_id, ack.seq, ctx)) {
 			status = 503;
 			buf_printf(&why, "cannot record the call: %s", err_str(rc));
 			goto out;
 		}
-		inserted = true;
+		if (rc)
+			/* A worker has it: it runs, and only the record is missing. */
+			LOGC(ERROR, ctx, "the call is queued, but its record could not be written "
+					 "(%s): it runs without one", err_str(rc));
+		inserted = rc == 0;
+		counted = true;
 		goto accepted;
 	}
 	/* The client's own id: it may be a resend, so look before publishing. */
@@ -864,6 +903,8 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 		inserted = true;
 	}
 	status = publish_call(a, &m, m.call_id, NULL, NULL, &ack, &maybe, &why);
+	if (status && maybe)
+		status = publish_again(a, &m, &ack, &why, ctx);
 	/* Only the request that wrote the record may undo it: a resend must
 	 * not cancel the call the first request queued. */
 	if (status && inserted && unrecord(gw, a, m.call_id, true, maybe, ctx)) {
@@ -877,7 +918,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 accepted:
 	/* Counted once, by the request that stored the record (another one
 	 * with the same id may have published first). */
-	if (inserted)
+	if (inserted || counted)
 		metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
 	LOGC(DEBUG, ctx, "queued%s", ack.duplicate ? " (duplicate)" : "");
 	answer_accepted(resp, m.call_id);
@@ -909,6 +950,23 @@ static int read_call(struct gateway *gw, const char *id, struct store_call *c, s
 		return 500;
 	}
 	return 0;
+}
+
+/* Whether the last report on id, after the one at sequence before, is a
+ * cancel: a cancel whose answer was lost may be stored all the same. */
+static bool cancel_stored(struct gw_async *a, const char *id, uint64_t before)
+{
+	struct callmsg_report r;
+	struct buf why;
+	uint64_t seq = 0;
+	bool yes;
+
+	buf_init(&why, 1024);
+	yes = !qw_last_report(a->js, id, max_message(a), &r, &seq, &why) && seq > before &&
+	      r.status == CALLMSG_CANCELLED;
+	callmsg_report_release(&r);
+	buf_release(&why);
+	return yes;
 }
 
 int async_cancel(struct gateway *gw, const char *id, struct buf *why)
@@ -946,14 +1004,24 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 		buf_printf(why, "cannot read the state of call '%s' from the queue; try again", id);
 		goto out;
 	}
-	if (!rc && last.status == CALLMSG_RUNNING)
-		rc = -ERR_EXISTS;
-	else
-		rc = tell_cancelled(a, id, (int64_t)seq, why);
+	/* Running, or done already (its record not updated yet): too late.
+	 * (A re-queued call's earlier round ended in a final report too, but
+	 * the re-queue reports the new round as queued first.) */
+	if (!rc && last.status != CALLMSG_QUEUED && last.status != CALLMSG_CANCELLED) {
+		status = 409;
+		buf_reset(why);
+		buf_printf(why, "call '%s' is %s: only a queued call can be cancelled", id,
+			   last.status == CALLMSG_RUNNING ? "running" : "finished");
+		goto out;
+	}
+	rc = tell_cancelled(a, id, (int64_t)seq, why);
+	if (rc == -ERR_TIMEOUT && cancel_stored(a, id, seq))
+		rc = 0;
 	if (rc == -ERR_EXISTS) {
 		status = 409;
 		buf_reset(why);
-		buf_printf(why, "call '%s' is running: only a queued call can be cancelled", id);
+		buf_printf(why, "call '%s' has just been started: only a queued call can be "
+				"cancelled", id);
 		goto out;
 	}
 	if (rc) {
@@ -963,6 +1031,13 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 		goto out;
 	}
 	rc = store_call_cancel(gw->store, id, real_ms());
+	if (rc == -ERR_INVALID) {
+		/* The results thread may have applied the cancel first. */
+		store_call_release(&c);
+		if (!read_call(gw, id, &c, why) && c.status == STORE_CALL_CANCELLED)
+			rc = 0;
+		buf_reset(why);
+	}
 	if (rc) {
 		/* The workers have the cancel: they will not run the call. */
 		char ctx[96];
@@ -1035,7 +1110,10 @@ int async_requeue(struct gateway *gw, const char *id, struct buf *why)
 	}
 	snprintf(msg_id, sizeof(msg_id), "%s.r%d", id, m.round);
 	buf_reset(why);
-	status = publish_call(a, &m, msg_id, NULL, NULL, &ack, NULL, why);
+	/* The new round is queued as far as the workers and a cancel can
+	 * tell: without it, the last report would be the old round's end. */
+	rc = tell_queued(a, id, m.round, why);
+	status = rc ? 503 : publish_call(a, &m, msg_id, NULL, NULL, &ack, NULL, why);
 	if (status) {
 		struct store_call back;
 		memset(&back, 0, sizeof(back));

@@ -154,15 +154,15 @@ class MiniNats:
 
 
 class AckEater:
-    """A TCP proxy in front of a nats-server that, once armed, drops every
-    message the server sends to the gateway's own publisher inbox
+    """A TCP proxy in front of a nats-server that drops the next `eat`
+    messages the server sends to the gateway's own publisher inbox
     (_CFAAS.*): JetStream stores the call, but its ack never arrives, so the
     gateway cannot know whether the call was queued. Everything else (cnats'
     traffic, PINGs) passes through."""
 
     def __init__(self, nats_port):
         self.nats_port = nats_port
-        self.armed = threading.Event()
+        self.eat = 0
         self.dropped = 0
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
@@ -216,7 +216,8 @@ class AckEater:
                 frame = line
                 if parts and parts[0] in (b"MSG", b"HMSG"):
                     frame += f.read(int(parts[-1]) + 2)
-                    if self.armed.is_set() and parts[1].startswith(b"_CFAAS."):
+                    if self.eat > 0 and parts[1].startswith(b"_CFAAS."):
+                        self.eat -= 1
                         self.dropped += 1
                         continue
                 dst.sendall(frame)
@@ -525,6 +526,31 @@ def test_dead_letter_and_retry(env):
     assert gw.req("POST", f"/system/calls/{uuid.uuid4()}/retry").status == 404
 
 
+def test_cancel_a_requeued_call(env):
+    """A re-queued dead letter waits for its next round: it can be
+    cancelled (its earlier round's final report does not make it look
+    finished), and then it does not run again."""
+    nats = env.nats()
+    gw = env.gateway(nats, ["--no-queue-worker", "--queue-max-retry-attempts", "1"])
+    marker = env.marker("fail")
+    gw.deploy("fail", sh("async_flaky.sh", marker, 1000))
+    worker = env.worker(nats, gw, ["--max-retry-attempts", "1"])
+    call_id = gw.submit("fail", b"x").header("X-Call-Id")
+    gw.wait_record(call_id, lambda c: c["status"] == "dead-letter")
+    assert runs(marker) == {call_id: 1}
+    worker.srv.signal(signal.SIGTERM)
+    assert worker.srv.wait_exit(30) is not None
+    assert gw.req("POST", f"/system/calls/{call_id}/retry").status == 202
+    assert gw.record(call_id)["status"] == "queued"
+    r = gw.req("DELETE", f"/system/calls/{call_id}")
+    assert r.status == 200, r
+    assert json.loads(r.body)["status"] == "cancelled"
+    env.worker(nats, gw, ["--max-retry-attempts", "1"])
+    assert wait_for(lambda: calls_in_stream(nats) == 0, 30)
+    assert runs(marker) == {call_id: 1}
+    assert gw.record(call_id)["status"] == "cancelled"
+
+
 def test_long_call_runs_once(env):
     """A 30-second call with ack_wait 5s: in-progress acks keep the message,
     so it is never redelivered while it runs."""
@@ -729,13 +755,14 @@ def calls_in_stream(nats):
 
 
 def test_lost_ack_is_cancelled_or_accepted(env):
-    """The call reached JetStream but its ack did not come back, so the
-    gateway cannot tell from the publish whether it is queued. It tells the
-    workers the call is cancelled, on the condition that none of them has
-    reported on it: if that holds, it answers 503 and no worker ever runs
-    the call; if a worker came first, the call is queued and running, and
-    the answer is 202. Either way the answer is the truth. Both for a
-    fresh call id and for the client's own."""
+    """The call reached JetStream but its ack did not come back. The gateway
+    sends it once more with the same message id: if that is acked, the call
+    is queued (once: JetStream drops the copy). If not, it tells the workers
+    the call is cancelled, on the condition that none of them has reported
+    on it: if that holds, it answers 503 and no worker ever runs the call;
+    if a worker came first, the call is queued and running, and the answer
+    is 202. Either way the answer is the truth. Both for a fresh call id
+    and for the client's own."""
     nats = env.nats()
     proxy = AckEater(nats.port)
     try:
@@ -743,38 +770,49 @@ def test_lost_ack_is_cancelled_or_accepted(env):
         marker = env.marker("echo")
         gw.deploy("echo", sh("async_echo.sh", marker))
 
-        # No worker: nobody can have reported, so the cancel holds.
-        proxy.armed.set()
-        r = gw.submit("echo", b"lost ack")
-        assert r.status == 503, r.text
+        # One ack lost: the second copy is acked as a duplicate.
+        proxy.eat = 1
+        r = gw.submit("echo", b"one ack lost")
+        assert r.status == 202, r.text
+        second_try = r.header("X-Call-Id")
         assert proxy.dropped == 1
-        # A publish that went unanswered makes the gateway check its
-        # streams again; until then calls are refused before anything is
-        # stored or sent.
-        own = "own-" + uuid.uuid4().hex
+        assert "queued on the second try (it was)" in gw.srv.log()
 
-        def lost_own():
-            r = gw.submit("echo", b"lost ack, own id", {"X-Call-Id": own})
+        # Every ack lost, no worker: nobody can have reported, so the
+        # cancel holds. A publish that went unanswered makes the gateway
+        # check its streams again; until then calls are refused before
+        # anything is stored or sent (503 too), so each case is tried
+        # until its two copies have been sent.
+        proxy.eat = 1000
+
+        def lost(headers, want):
+            r = gw.submit("echo", b"lost ack", headers)
             assert r.status == 503, r.text
-            return proxy.dropped == 2
-        assert wait_for(lost_own, 60)
-        proxy.armed.clear()
+            return proxy.dropped == want
+        assert wait_for(lambda: lost({}, 3), 60)
+        own = "own-" + uuid.uuid4().hex
+        assert wait_for(lambda: lost({"X-Call-Id": own}, 5), 60)
+        proxy.eat = 0
         listing = json.loads(gw.req("GET", "/system/calls?function=echo").body)
-        lost = [c["id"] for c in listing if c["id"] != own]
+        lost = [c["id"] for c in listing if c["id"] not in (own, second_try)]
         assert len(lost) == 1, listing
         cancelled = lost + [own]
         for cid in cancelled:
             assert gw.record(cid)["status"] == "cancelled", gw.record(cid)
-        assert calls_in_stream(nats) == 2
+        assert gw.record(second_try)["status"] == "queued"
+        # Three calls in the stream, the first once although sent twice.
+        assert calls_in_stream(nats) == 3
 
-        # A worker takes both messages off the queue without running them.
+        # A worker runs the accepted one and takes the cancelled ones off
+        # the queue without running them.
         env.worker(nats, gw)
         assert wait_for(lambda: calls_in_stream(nats) == 0, 30)
-        assert runs(marker) == {}
+        gw.wait_record(second_try, lambda c: c["status"] == "succeeded")
+        assert runs(marker) == {second_try: 1}
 
         # With a worker at hand, it may start the call before the gateway
         # gives up on the ack: then the call is accepted after all.
-        proxy.armed.set()
+        proxy.eat = 1000
         answers = {}
 
         def lost_with_worker():
@@ -783,17 +821,17 @@ def test_lost_ack_is_cancelled_or_accepted(env):
             answers[cid] = r.status
             return r.status != 503 or "not available" not in r.text
         assert wait_for(lost_with_worker, 60)
-        proxy.armed.clear()
+        proxy.eat = 0
         [(cid, status)] = [(c, s) for c, s in answers.items()
                            if gw.record(c) is not None]
         assert status in (202, 503), answers
         assert wait_for(lambda: calls_in_stream(nats) == 0, 30)
         if status == 202:
             gw.wait_record(cid, lambda c: c["status"] == "succeeded")
-            assert runs(marker) == {cid: 1}
+            assert runs(marker)[cid] == 1
         else:
             assert gw.record(cid)["status"] == "cancelled"
-            assert runs(marker) == {}
+            assert runs(marker)[cid] == 0
 
         got = []
         assert wait_for(lambda: got.append(gw.submit("echo", b"after")) or
