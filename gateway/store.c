@@ -131,6 +131,7 @@ enum stmt_id {
 	ST_CALL_LIST,
 	ST_CALL_LIST_STATUS,
 	ST_CALL_LIST_QUEUED,
+	ST_CALL_LAST_SEQ,
 	ST_CALL_PRUNE,
 	ST_CALL_COUNT,
 	ST_CALL_COUNT_QUEUED,
@@ -196,13 +197,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 				" AND (?1 IS NULL OR function = ?1)"
 				" AND (?2 IS NULL OR namespace = ?2)"
 				" ORDER BY seq DESC LIMIT ?4",
-	/* Queued ones are the newest as a rule: walking back from the end
-	 * finds them, and ?4 is at most their number, so the walk stops at
-	 * the oldest. */
+	/* Queued ones, which calls_status leaves out, in one slice of the
+	 * queue order (seq in (?5 - ?6, ?5]): store_call_list walks back
+	 * from the newest a slice at a time (see LIST_QUEUED_SLICE). */
 	[ST_CALL_LIST_QUEUED] = "SELECT " CALL_COLS_BASE " FROM calls"
-				" WHERE status = 'queued' AND (?1 IS NULL OR function = ?1)"
-				" AND (?2 IS NULL OR namespace = ?2)"
+				" WHERE seq <= ?5 AND seq > ?5 - ?6 AND status = 'queued'"
+				" AND (?1 IS NULL OR function = ?1) AND (?2 IS NULL OR namespace = ?2)"
 				" ORDER BY seq DESC LIMIT ?4",
+	[ST_CALL_LAST_SEQ] = "SELECT COALESCE(MAX(seq), 0) FROM calls",
 	/* At most PRUNE_BATCH rows per statement (see store_call_prune). */
 	[ST_CALL_PRUNE] = "DELETE FROM calls WHERE seq IN (SELECT seq FROM calls"
 			  " WHERE status IN " FINAL_STATUSES
@@ -214,6 +216,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 
 /* The most inserts one group commit takes; the rest wait for the next. */
 #define GROUP_MAX 256
+
+/* Queued records are listed by walking the table back from its end this
+ * many rows at a time, the store's lock taken for each slice only: a
+ * filter that matches few of them may walk the whole table, and commits
+ * must not wait for that. */
+#define LIST_QUEUED_SLICE 2000
 
 /* The most records one prune statement deletes: group commits wait for
  * the store's lock meanwhile, so a long backlog is deleted in short steps. */
@@ -1454,6 +1462,67 @@ int store_call_delete(struct store *s, const char *id)
 	return rc;
 }
 
+/* Steps st (bound, lock held) and appends its rows to *arr: 0 or a code. */
+static int read_rows(sqlite3_stmt *st, struct store_call **arr, size_t *cap, size_t *count)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = grow((void **)arr, cap, *count, sizeof(**arr));
+		if (!rc)
+			rc = read_call(st, false, &(*arr)[*count]);
+		if (rc)
+			break;
+		(*count)++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = map_rc(rc);
+	return done(st, rc);
+}
+
+static void bind_filter(sqlite3_stmt *st, const struct store_call_filter *f)
+{
+	if (!f)
+		return;
+	bind_text(st, 1, f->function);
+	bind_text(st, 2, f->namespace);
+	if (f->status >= 0 && f->status != STORE_CALL_QUEUED)
+		bind_text(st, 3, store_call_status_name((enum store_call_status)f->status));
+}
+
+/* The queued records of store_call_list, LIST_QUEUED_SLICE rows of the
+ * table at a time; at most their number, so the walk ends at the oldest. */
+static int list_queued(struct store *s, const struct store_call_filter *f, size_t limit,
+		       struct store_call **arr, size_t *cap, size_t *count)
+{
+	sqlite3_stmt *st;
+	int64_t top = 0;
+	int rc;
+
+	lock(s);
+	if (s->queued < limit)
+		limit = (size_t)s->queued;
+	st = use(s, ST_CALL_LAST_SEQ);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		top = sqlite3_column_int64(st, 0);
+	rc = done(st, rc == SQLITE_ROW ? 0 : map_rc(rc));
+	unlock(s);
+	for (; !rc && top > 0 && *count < limit; top -= LIST_QUEUED_SLICE) {
+		lock(s);
+		st = use(s, ST_CALL_LIST_QUEUED);
+		bind_filter(st, f);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)(limit - *count));
+		sqlite3_bind_int64(st, 5, top);
+		sqlite3_bind_int64(st, 6, LIST_QUEUED_SLICE);
+		rc = read_rows(st, arr, cap, count);
+		unlock(s);
+	}
+	return rc;
+}
+
 int store_call_list(struct store *s, const struct store_call_filter *f, struct store_call **out,
 		    size_t *n)
 {
@@ -1470,35 +1539,16 @@ int store_call_list(struct store *s, const struct store_call_filter *f, struct s
 		return -EINVAL;
 	if (f && f->limit > 0 && f->limit < limit)
 		limit = f->limit;
-	lock(s);
 	if (f && f->status == STORE_CALL_QUEUED) {
-		if (s->queued < limit)
-			limit = (size_t)s->queued;
-		st = use(s, ST_CALL_LIST_QUEUED);
+		rc = list_queued(s, f, limit, &arr, &cap, &count);
 	} else {
+		lock(s);
 		st = use(s, f && f->status >= 0 ? ST_CALL_LIST_STATUS : ST_CALL_LIST);
+		bind_filter(st, f);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+		rc = read_rows(st, &arr, &cap, &count);
+		unlock(s);
 	}
-	if (f) {
-		bind_text(st, 1, f->function);
-		bind_text(st, 2, f->namespace);
-		if (f->status >= 0 && f->status != STORE_CALL_QUEUED)
-			bind_text(st, 3, store_call_status_name((enum store_call_status)f->status));
-	}
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = grow((void **)&arr, &cap, count, sizeof(*arr));
-		if (!rc)
-			rc = read_call(st, false, &arr[count]);
-		if (rc)
-			break;
-		count++;
-	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc > 0)
-		rc = map_rc(rc);
-	done(st, 0);
-	unlock(s);
 	if (rc) {
 		store_call_list_free(arr, count);
 		return rc;

@@ -887,6 +887,40 @@ START_TEST(test_queued_count)
 }
 END_TEST
 
+/* Queued records are listed by walking back over the table a slice at a
+ * time: one far back, behind thousands of finished records, is found, and
+ * the newest come first. */
+START_TEST(test_queued_listing_walks_back)
+{
+	struct store *s = open_store();
+	struct store_call_filter f = { .status = STORE_CALL_QUEUED };
+	struct store_call c;
+	char id[32];
+	int i;
+
+	c = call_of("old-b", "b", STORE_CALL_QUEUED, 0, 1);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	for (i = 0; i < 4500; i++) {
+		snprintf(id, sizeof(id), "done-%04d", i);
+		c = call_of(id, "a", STORE_CALL_SUCCEEDED, 1, 10 + i);
+		ck_assert_int_eq(store_call_insert(s, &c), 0);
+	}
+	c = call_of("new-a", "a", STORE_CALL_QUEUED, 0, 9999);
+	ck_assert_int_eq(store_call_insert(s, &c), 0);
+	assert_ids(s, &f, "new-a old-b");
+	f.function = "b";
+	assert_ids(s, &f, "old-b");
+	f.function = "a";
+	assert_ids(s, &f, "new-a");
+	f.function = "c";
+	assert_ids(s, &f, "");
+	f.function = NULL;
+	f.limit = 1;
+	assert_ids(s, &f, "new-a");
+	store_free(s);
+}
+END_TEST
+
 /* A backlog longer than one prune step is deleted whole, in steps. */
 START_TEST(test_call_prune_steps)
 {
@@ -1095,6 +1129,7 @@ int main(void)
 	tcase_add_test(tc, test_call_requeue_order);
 	tcase_add_test(tc, test_call_prune_steps);
 	tcase_add_test(tc, test_queued_count);
+	tcase_add_test(tc, test_queued_listing_walks_back);
 	tcase_add_test(tc, test_migrate_v1_calls);
 	tcase_add_test(tc, test_exclusive_to_process);
 	suite_add_tcase(s, tc);
