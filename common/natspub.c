@@ -727,8 +727,6 @@ static int write_batch(struct natspub_conn *c, struct batch *b, bool *stale, cha
 	}
 	if (rc) {
 		/* The heads' cap fits the longest batch: not reached. */
-		for (k = 0; k < b->n; k++)
-			b->slots[k].sid = 0;
 		fail_rest(b, rc, "out of memory");
 		return rc;
 	}

@@ -90,14 +90,6 @@ static void nap(struct gw_async *a, int64_t ms)
 	pthread_mutex_unlock(&a->lock);
 }
 
-/* The largest message NATS takes: a report read back fits in it. */
-static size_t max_message(struct gw_async *a)
-{
-	int64_t mp = natsx_max_payload(a->nc);
-
-	return (mp > 0 ? (size_t)mp : 64u * 1024 * 1024) + 64u * 1024;
-}
-
 static bool usable(struct gw_async *a)
 {
 	return a && natsx_connected(a->nc) && atomic_load(&a->ready);
@@ -800,7 +792,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 	struct natsx_ack ack = { 0 };
 	struct buf why;
 	const char *own_id = gw_req_header(req, "X-Call-Id");
-	bool inserted = false, counted = false, maybe = false;
+	bool inserted = false, maybe = false;
 	char ctx[160];
 	int status, rc;
 
@@ -868,8 +860,7 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 			/* A worker has it: it runs, and only the record is missing. */
 			LOGC(ERROR, ctx, "the call is queued, but its record could not be written "
 					 "(%s): it runs without one", err_str(rc));
-		inserted = rc == 0;
-		counted = true;
+		inserted = true;
 		goto accepted;
 	}
 	/* The client's own id: it may be a resend, so look before publishing. */
@@ -916,9 +907,9 @@ void async_submit(struct gw_req *req, struct gw_resp *resp)
 		goto out;
 	}
 accepted:
-	/* Counted once, by the request that stored the record (another one
+	/* Counted once, by the request that queued the call (another one
 	 * with the same id may have published first). */
-	if (inserted || counted)
+	if (inserted)
 		metrics_async_add(gw->metrics, METRICS_ASYNC_QUEUED, 1);
 	LOGC(DEBUG, ctx, "queued%s", ack.duplicate ? " (duplicate)" : "");
 	answer_accepted(resp, m.call_id);
@@ -962,7 +953,7 @@ static bool cancel_stored(struct gw_async *a, const char *id, uint64_t before)
 	bool yes;
 
 	buf_init(&why, 1024);
-	yes = !qw_last_report(a->js, id, max_message(a), &r, &seq, &why) && seq > before &&
+	yes = !qw_last_report(a->nc, a->js, id, &r, &seq, &why) && seq > before &&
 	      r.status == CALLMSG_CANCELLED;
 	callmsg_report_release(&r);
 	buf_release(&why);
@@ -997,7 +988,7 @@ int async_cancel(struct gateway *gw, const char *id, struct buf *why)
 	}
 	/* The record may lag behind the workers: what they said last decides,
 	 * and the cancel is stored only if nothing was said since. */
-	rc = qw_last_report(a->js, id, max_message(a), &last, &seq, why);
+	rc = qw_last_report(a->nc, a->js, id, &last, &seq, why);
 	if (rc && rc != -ERR_NOT_FOUND) {
 		status = 503;
 		buf_reset(why);

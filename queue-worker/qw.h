@@ -96,9 +96,9 @@ void qw_stats(struct qw *w, struct qw_stats *out);
  * failed (why says why). *seq gets the last message's sequence in the
  * stream whenever there is one (0: none), for natsx_publish_if_last: a
  * worker starts a call, and the gateway cancels one, only if no report
- * came in between. cap bounds the message read.
+ * came in between. nc is js's connection: a report fits its max_payload.
  */
-int qw_last_report(jsCtx *js, const char *id, size_t cap, struct callmsg_report *out,
+int qw_last_report(natsConnection *nc, jsCtx *js, const char *id, struct callmsg_report *out,
 		   uint64_t *seq, struct buf *why);
 
 #endif

@@ -133,11 +133,17 @@ static void nak(struct exec *x, natsMsg *msg, int64_t delay_ms)
 
 /* ---- reports, dead letters ------------------------------------------------------ */
 
-static size_t payload_cap(struct qw *w)
+/* The largest message nc's server takes (64 MiB while that is unknown). */
+static size_t nc_payload_cap(natsConnection *nc)
 {
-	int64_t mp = natsx_max_payload(w->nc);
+	int64_t mp = natsx_max_payload(nc);
 
 	return mp > 0 ? (size_t)mp : 64u * 1024 * 1024;
+}
+
+static size_t payload_cap(struct qw *w)
+{
+	return nc_payload_cap(w->nc);
 }
 
 /* Publishes r on cfaas.results.ID, on the condition of
@@ -179,7 +185,7 @@ static int report(struct qw *w, const struct callmsg_report *r, struct buf *why)
 	return report_if_last(w, r, NATSX_ANY_LAST, why);
 }
 
-int qw_last_report(jsCtx *js, const char *id, size_t cap, struct callmsg_report *out,
+int qw_last_report(natsConnection *nc, jsCtx *js, const char *id, struct callmsg_report *out,
 		   uint64_t *seq, struct buf *why)
 {
 	char subj[160];
@@ -190,7 +196,7 @@ int qw_last_report(jsCtx *js, const char *id, size_t cap, struct callmsg_report 
 	*seq = 0;
 	if (callmsg_subject(subj, sizeof(subj), CALLMSG_SUBJ_RESULTS, id, NULL))
 		return -ERR_NOT_FOUND;
-	buf_init(&b, cap);
+	buf_init(&b, nc_payload_cap(nc) + REPORT_SLACK);
 	rc = natsx_last_msg(js, CALLMSG_STREAM_RESULTS, subj, &b, seq, why);
 	if (!rc && callmsg_report_parse(b.data, b.len, out, why))
 		rc = -ERR_NOT_FOUND;
@@ -495,7 +501,7 @@ static void process(struct exec *x, natsMsg *msg)
 		goto out_nomsg;
 	}
 	ctx_of(&m, ctx, sizeof(ctx));
-	rc = qw_last_report(w->js, m.call_id, payload_cap(w) + REPORT_SLACK, &last, &last_seq, &why);
+	rc = qw_last_report(w->nc, w->js, m.call_id, &last, &last_seq, &why);
 	if (rc && rc != -ERR_NOT_FOUND) {
 		LOGC(WARN, ctx, "cannot read the call's state (%s); trying again soon", buf_cstr(&why));
 		nak(x, msg, SOON_MS);
